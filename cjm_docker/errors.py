@@ -1,0 +1,221 @@
+"""Every error cjm-docker raises, under one root.
+
+    CjmDockerError                     root: catch this to catch everything of ours
+    ├── ConfigError                    cjm.yaml / CJM_* variables / CLI flags are invalid
+    ├── SpecError                      plugins.yaml or an environment spec is invalid
+    │   └── UnknownPluginError         a name that plugins.yaml / the manifests do not list
+    ├── EngineError                    the Docker engine refused or is unreachable
+    │   └── EngineUnavailableError     no engine answers at all
+    ├── ImageError                     anything on the image side
+    │   ├── BaseImageMissingError      a base image is absent and could not be pulled/bootstrapped
+    │   ├── BuildError                 `docker build` failed (carries the failing step and log tail)
+    │   └── IntrospectionError         the built image could not describe its plugin
+    ├── ManifestError                  a manifest file is missing or malformed
+    ├── PluginError                    anything about a loaded plugin
+    │   ├── PluginNotLoadedError       the plugin is not loaded (or is disabled)
+    │   ├── PluginStartError           its container did not become ready (carries the log tail)
+    │   ├── PluginConfigError          a config failed the plugin's schema
+    │   ├── PluginCallError            the plugin raised: remote type, message, traceback
+    │   │   └── PluginCancelledError   the plugin stopped because it was cancelled
+    │   ├── WorkerCrashedError         the container died during a call (exit code, OOM flag)
+    │   ├── WorkerTimeoutError         a call exceeded its timeout
+    │   ├── ProtocolError              the worker answered something outside the protocol
+    │   └── PathNotVisibleError        a path argument the container cannot see
+    └── SchedulingError                the scheduler refused to admit a call (carries the reason)
+
+Foreign exceptions (docker SDK, httpx, yaml, pydantic) are translated where they are caught,
+always re-raised ``from`` the original so ``--debug`` shows both.
+"""
+
+from __future__ import annotations
+
+
+class CjmDockerError(Exception):
+    """Root of every cjm-docker error.
+
+    Args:
+        message: one paragraph: what went wrong, for which plugin, and what to do.
+        plugin: the plugin concerned, when there is one.
+        hint: what the user can do about it, appended to the message.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None, hint: str | None = None):
+        self.plugin = plugin
+        self.hint = hint
+        self.message = message
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = self.message
+        if self.plugin and f"'{self.plugin}'" not in text:
+            text = f"[{self.plugin}] {text}"
+        if self.hint:
+            text = f"{text} {self.hint}"
+        return text
+
+
+class ConfigError(CjmDockerError):
+    """cjm.yaml, a CJM_* variable or a CLI flag is invalid."""
+
+
+class SpecError(CjmDockerError):
+    """plugins.yaml or an environment spec is invalid (names the file, plugin and key)."""
+
+
+class UnknownPluginError(SpecError):
+    """A plugin name that is neither in plugins.yaml nor among the manifests."""
+
+
+class EngineError(CjmDockerError):
+    """The Docker engine refused a request."""
+
+
+class EngineUnavailableError(EngineError):
+    """No Docker engine answers."""
+
+
+class ImageError(CjmDockerError):
+    """Something on the image side failed."""
+
+
+class BaseImageMissingError(ImageError):
+    """A base image is not present and could not be pulled or bootstrapped."""
+
+
+class BuildError(ImageError):
+    """`docker build` failed.
+
+    Attributes:
+        step: the Dockerfile step that failed (e.g. ``Step 5/9 : RUN pip install ...``).
+        log_tail: the last lines of the build output.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None, step: str | None = None,
+                 log_tail: str = "", hint: str | None = None):
+        self.step = step
+        self.log_tail = log_tail
+        super().__init__(message, plugin=plugin, hint=hint)
+
+    def _render(self) -> str:
+        text = super()._render()
+        if self.step:
+            text += f"\nFailing step: {self.step}"
+        if self.log_tail:
+            text += f"\n--- build log (tail) ---\n{self.log_tail}"
+        return text
+
+
+class IntrospectionError(ImageError):
+    """The built image could not produce its plugin's metadata (output attached)."""
+
+    def __init__(self, message: str, *, plugin: str | None = None, output: str = "",
+                 hint: str | None = None):
+        self.output = output
+        super().__init__(message, plugin=plugin, hint=hint)
+
+    def _render(self) -> str:
+        text = super()._render()
+        if self.output:
+            text += f"\n--- introspection output ---\n{self.output}"
+        return text
+
+
+class ManifestError(CjmDockerError):
+    """A manifest is missing or malformed."""
+
+
+class PluginError(CjmDockerError):
+    """Something about a plugin at run time."""
+
+
+class PluginNotLoadedError(PluginError):
+    """The plugin is not loaded, or it is disabled."""
+
+
+class PluginStartError(PluginError):
+    """The plugin's container did not become ready.
+
+    Attributes:
+        log_tail: the last lines the worker printed.
+        exit_code: the container's exit code, when it exited.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None, log_tail: str = "",
+                 exit_code: int | None = None, hint: str | None = None):
+        self.log_tail = log_tail
+        self.exit_code = exit_code
+        super().__init__(message, plugin=plugin, hint=hint)
+
+    def _render(self) -> str:
+        text = super()._render()
+        if self.log_tail:
+            text += f"\n--- worker log (tail) ---\n{self.log_tail}"
+        return text
+
+
+class PluginConfigError(PluginError):
+    """A config failed the plugin's JSON Schema (``errors`` lists each failure)."""
+
+    def __init__(self, message: str, *, plugin: str | None = None,
+                 errors: list[str] | None = None, hint: str | None = None):
+        self.errors = list(errors or [])
+        super().__init__(message, plugin=plugin, hint=hint)
+
+
+class PluginCallError(PluginError):
+    """The plugin raised inside its container.
+
+    Attributes:
+        remote_type: the exception's qualified type name inside the container.
+        remote_message: ``str(exc)`` inside the container.
+        remote_traceback: the formatted traceback inside the container.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None, remote_type: str = "",
+                 remote_message: str = "", remote_traceback: str = "", hint: str | None = None):
+        self.remote_type = remote_type
+        self.remote_message = remote_message
+        self.remote_traceback = remote_traceback
+        super().__init__(message, plugin=plugin, hint=hint)
+
+
+class PluginCancelledError(PluginCallError):
+    """The call ended because it was cancelled."""
+
+
+class WorkerCrashedError(PluginError):
+    """The container died while serving a call.
+
+    Attributes:
+        exit_code: the container's exit code, when known.
+        oom_killed: True when the engine reports the kernel OOM killer stopped it.
+        log_tail: the last lines the worker printed.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None = None, exit_code: int | None = None,
+                 oom_killed: bool = False, log_tail: str = "", hint: str | None = None):
+        self.exit_code = exit_code
+        self.oom_killed = oom_killed
+        self.log_tail = log_tail
+        super().__init__(message, plugin=plugin, hint=hint)
+
+
+class WorkerTimeoutError(PluginError):
+    """A call to the worker exceeded its timeout."""
+
+
+class ProtocolError(PluginError):
+    """The worker answered outside the protocol (wrong version, malformed frame)."""
+
+
+class PathNotVisibleError(PluginError):
+    """A path argument lies outside every folder mounted into the container."""
+
+
+class SchedulingError(CjmDockerError):
+    """The scheduler refused a call (``reason`` says why)."""
+
+    def __init__(self, message: str, *, plugin: str | None = None, reason: str = "",
+                 hint: str | None = None):
+        self.reason = reason
+        super().__init__(message, plugin=plugin, hint=hint)
