@@ -1,0 +1,438 @@
+"""The one module that talks to Docker.
+
+Everything else speaks in the small dataclasses defined here (``ContainerSpec``,
+``ContainerState``, ``BuildEvent``) and gets ``cjm_docker.errors`` exceptions: docker SDK and
+requests exceptions are translated here, at one choke point, and re-raised ``from`` the original.
+The low-level ``APIClient`` is used directly because the high-level models add an inspect round
+trip to almost every call, and start-up latency is a feature.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.types import DeviceRequest, Mount
+
+from cjm_docker.errors import (
+    BuildError,
+    EngineError,
+    EngineUnavailableError,
+    ImageError,
+)
+
+BUILD_LOG_TAIL_LINES = 30
+_STEP_RE = re.compile(r"^Step \d+/\d+ : ")
+
+
+@dataclass(frozen=True)
+class BindMount:
+    """A host folder or file mounted into a container."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create one container (secure defaults on)."""
+
+    image: str
+    name: str
+    command: list[str]
+    labels: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    mounts: tuple[BindMount, ...] = ()
+    user: str | None = None
+    network: str | None = None             # None: no network at all
+    publish_port: int | None = None        # container port to publish on 127.0.0.1 (ephemeral)
+    mem_limit_bytes: int | None = None
+    nano_cpus: int | None = None
+    pids_limit: int | None = 512
+    gpu_device_ids: tuple[str, ...] = ()   # NVIDIA device ids handed to the container
+    read_only_rootfs: bool = False
+    tmpfs: dict[str, str] = field(default_factory=dict)
+    auto_remove: bool = False
+    init: bool = True                      # tini as PID 1: reaps the plugin's own children
+    stop_timeout: int = 5
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What the engine says about a container right now."""
+
+    id: str
+    name: str
+    status: str            # created, running, exited, dead, removing, ...
+    running: bool
+    exit_code: int | None
+    oom_killed: bool
+    labels: dict[str, str]
+    image: str = ""
+    host_port: int | None = None
+    started_at: str = ""
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    """One line of build progress."""
+
+    kind: str          # "step", "output", "status"
+    text: str
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, docker.errors.APIError):
+        return str(exc.explanation or exc)
+    return str(exc)
+
+
+class Engine:
+    """A connection to one Docker engine.
+
+    Args:
+        client: an existing ``docker.DockerClient``; by default one from the environment
+            (``DOCKER_HOST`` or the local socket).
+    """
+
+    def __init__(self, client: docker.DockerClient | None = None):
+        if client is None:
+            try:
+                client = docker.from_env(timeout=120)
+                client.api.ping()
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise EngineUnavailableError(
+                    f"The Docker engine does not answer ({exc}).",
+                    hint="Start it (e.g. `sudo service docker start` or `dockerd &`) and check "
+                         "DOCKER_HOST and your permission on /var/run/docker.sock.") from exc
+        self._client = client
+        self.api = client.api
+
+    # -- engine -------------------------------------------------------------------------------
+
+    def version(self) -> dict[str, Any]:
+        """The engine's version document (``Version``, ``ApiVersion``, ...)."""
+        return self._call(self.api.version)
+
+    def info(self) -> dict[str, Any]:
+        """The engine's info document (runtimes, swarm, storage driver, ...)."""
+        return self._call(self.api.info)
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.DockerException as exc:
+            raise EngineError(f"The Docker engine refused {fn.__name__}: {_explain(exc)}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise EngineUnavailableError(f"Lost the Docker engine during {fn.__name__}: {exc}",
+                                         hint="Is dockerd still running?") from exc
+
+    # -- images -------------------------------------------------------------------------------
+
+    def image_inspect(self, ref: str) -> dict[str, Any] | None:
+        """The image's inspect document, or None when it is not present."""
+        try:
+            return self.api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise EngineError(f"Cannot inspect image {ref}: {_explain(exc)}") from exc
+
+    def image_exists(self, ref: str) -> bool:
+        """True when ``ref`` (a tag or an id) is present locally."""
+        return self.image_inspect(ref) is not None
+
+    def list_images(self, label: str | None = None) -> list[dict[str, Any]]:
+        """Local images, optionally only those carrying ``label`` (``key`` or ``key=value``)."""
+        filters = {"label": [label]} if label else None
+        return self._call(self.api.images, filters=filters)
+
+    def tag_image(self, source: str, ref: str) -> None:
+        """Give ``source`` the additional name ``ref`` (``repo:tag``)."""
+        repo, _, tag = ref.rpartition(":")
+        if not repo or "/" in tag:
+            repo, tag = ref, "latest"
+        self._call(self.api.tag, source, repo, tag, force=True)
+
+    def remove_image(self, ref: str, *, force: bool = False) -> bool:
+        """Remove a tag (or an image); False when it was not there."""
+        try:
+            self.api.remove_image(ref, force=force, noprune=False)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.APIError as exc:
+            if exc.status_code == 404:
+                return False
+            raise EngineError(f"Cannot remove image {ref}: {_explain(exc)}",
+                              hint="A container may still use it: see `cjm-ctl ps`.") from exc
+
+    def pull(self, ref: str) -> None:
+        """Pull ``ref``.
+
+        Raises:
+            ImageError: the registry could not be reached or has no such image.
+        """
+        repo, _, tag = ref.rpartition(":")
+        if not repo or "/" in tag:
+            repo, tag = ref, "latest"
+        try:
+            for _ in self.api.pull(repo, tag=tag, stream=True, decode=True):
+                pass
+            if not self.image_exists(ref):
+                raise ImageError(f"Pulling {ref} finished but the image is not present.")
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise ImageError(f"Cannot pull {ref}: {_explain(exc)}") from exc
+
+    def import_rootfs(self, tar_stream: IO[bytes], ref: str, changes: list[str] | None = None) -> str:
+        """Import a root filesystem tarball as image ``ref``; returns the image id."""
+        repo, _, tag = ref.rpartition(":")
+        result = self._call(self.api.import_image_from_data, tar_stream.read(), repository=repo,
+                            tag=tag, changes=changes)
+        status = json.loads(result.strip().splitlines()[-1]) if isinstance(result, str) else result
+        image_id = status.get("status", "") if isinstance(status, dict) else ""
+        if not image_id.startswith("sha256:"):
+            raise ImageError(f"Importing the root filesystem as {ref} failed: {result}")
+        return image_id
+
+    def build(self, context: IO[bytes], *, tag: str | None = None,
+              labels: dict[str, str] | None = None, buildargs: dict[str, str] | None = None,
+              on_event: Callable[[BuildEvent], None] | None = None, nocache: bool = False,
+              plugin: str | None = None) -> str:
+        """Build from a gzip/plain tar ``context`` (Dockerfile at its root) with the classic builder.
+
+        Returns:
+            The new image id.
+
+        Raises:
+            BuildError: with the failing step and the tail of the log. Intermediate containers
+                are removed (``forcerm``) and no tag is applied, so nothing half-built remains.
+        """
+        tail: deque[str] = deque(maxlen=BUILD_LOG_TAIL_LINES)
+        step: str | None = None
+        image_id: str | None = None
+        try:
+            stream = self.api.build(fileobj=context, custom_context=True, tag=tag, labels=labels,
+                                    buildargs=buildargs, rm=True, forcerm=True, decode=True,
+                                    nocache=nocache, pull=False)
+            for chunk in stream:
+                if "error" in chunk:
+                    detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+                    raise BuildError(f"Image build failed: {detail.strip()}", plugin=plugin,
+                                     step=step, log_tail="\n".join(tail))
+                if "aux" in chunk and "ID" in chunk["aux"]:
+                    image_id = chunk["aux"]["ID"]
+                for line in str(chunk.get("stream", "")).splitlines():
+                    if not line.strip():
+                        continue
+                    if _STEP_RE.match(line):
+                        step = line.strip()
+                        kind = "step"
+                    else:
+                        tail.append(line)
+                        kind = "output"
+                    if on_event:
+                        on_event(BuildEvent(kind, line))
+                    match = re.match(r"Successfully built ([0-9a-f]+)", line)
+                    if match and image_id is None:
+                        image_id = match.group(1)
+                if "status" in chunk and on_event:
+                    on_event(BuildEvent("status", str(chunk["status"])))
+        except BuildError:
+            raise
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise BuildError(f"Image build failed: {_explain(exc)}", plugin=plugin, step=step,
+                             log_tail="\n".join(tail)) from exc
+        if image_id is None:
+            raise BuildError("Image build ended without producing an image.", plugin=plugin,
+                             step=step, log_tail="\n".join(tail))
+        return image_id if image_id.startswith("sha256:") else self.image_inspect(image_id)["Id"]
+
+    # -- containers ---------------------------------------------------------------------------
+
+    def create_and_start(self, spec: ContainerSpec) -> str:
+        """Create and start a container; returns its id. Removes it again if start fails."""
+        host_config = self.api.create_host_config(
+            mounts=[Mount(target=m.target, source=m.source, type="bind", read_only=m.read_only)
+                    for m in spec.mounts],
+            network_mode=spec.network or "none",
+            port_bindings={spec.publish_port: ("127.0.0.1", None)} if spec.publish_port else None,
+            mem_limit=spec.mem_limit_bytes,
+            memswap_limit=spec.mem_limit_bytes,  # no swap beyond the limit: OOM is OOM
+            nano_cpus=spec.nano_cpus,
+            pids_limit=spec.pids_limit,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            read_only=spec.read_only_rootfs,
+            tmpfs=spec.tmpfs or None,
+            auto_remove=spec.auto_remove,
+            init=spec.init,
+            device_requests=[DeviceRequest(driver="nvidia", device_ids=list(spec.gpu_device_ids),
+                                           capabilities=[["gpu"]])] if spec.gpu_device_ids else None,
+        )
+        try:
+            created = self.api.create_container(
+                spec.image, command=spec.command, name=spec.name, labels=spec.labels,
+                environment=spec.env, user=spec.user, host_config=host_config,
+                ports=[spec.publish_port] if spec.publish_port else None,
+                network_disabled=spec.network is None, stop_timeout=spec.stop_timeout,
+            )
+        except docker.errors.ImageNotFound as exc:
+            raise ImageError(f"Image {spec.image} is not present.",
+                             hint="Build it with `cjm-ctl install-all`.") from exc
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise EngineError(f"Cannot create container {spec.name}: {_explain(exc)}") from exc
+        container_id = created["Id"]
+        try:
+            self.api.start(container_id)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            self.remove_container(container_id, force=True)
+            raise EngineError(f"Cannot start container {spec.name}: {_explain(exc)}") from exc
+        return container_id
+
+    def container_state(self, container_id: str) -> ContainerState | None:
+        """The container's state, or None when it no longer exists."""
+        try:
+            doc = self.api.inspect_container(container_id)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise EngineError(f"Cannot inspect container {container_id[:12]}: {_explain(exc)}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise EngineUnavailableError(f"Lost the Docker engine: {exc}") from exc
+        return _state_from_inspect(doc)
+
+    def list_containers(self, labels: dict[str, str] | None = None, *,
+                        all: bool = True) -> list[ContainerState]:
+        """Containers carrying every given label (``value`` "" means: the key only)."""
+        selectors = [k if v == "" else f"{k}={v}" for k, v in (labels or {}).items()]
+        rows = self._call(self.api.containers, all=all, filters={"label": selectors})
+        return [ContainerState(
+            id=row["Id"], name=(row.get("Names") or ["/?"])[0].lstrip("/"),
+            status=row.get("State", ""), running=row.get("State") == "running", exit_code=None,
+            oom_killed=False, labels=row.get("Labels") or {}, image=row.get("Image", ""),
+            host_port=next((p.get("PublicPort") for p in row.get("Ports") or [] if p.get("PublicPort")), None),
+        ) for row in rows]
+
+    def stop_container(self, container_id: str, timeout: float = 5) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; a missing container is fine."""
+        try:
+            self.api.stop(container_id, timeout=int(max(0, timeout)))
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code in (404, 304, 409):
+                return
+            raise EngineError(f"Cannot stop container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
+        """Send ``signal`` at once; a missing or stopped container is fine."""
+        try:
+            self.api.kill(container_id, signal=signal)
+        except docker.errors.APIError as exc:
+            if exc.status_code in (404, 409):
+                return
+            raise EngineError(f"Cannot kill container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def remove_container(self, container_id: str, *, force: bool = True) -> bool:
+        """Remove a container (killing it when ``force``); False when it was already gone."""
+        try:
+            self.api.remove_container(container_id, force=force, v=True)
+            return True
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as exc:
+            if exc.status_code == 404:
+                return False
+            if exc.status_code == 409 and "already in progress" in _explain(exc):
+                return True
+            raise EngineError(f"Cannot remove container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def wait_container(self, container_id: str, timeout: float | None = None) -> int | None:
+        """Block until the container exits; its exit code (None when it vanished)."""
+        try:
+            return int(self.api.wait(container_id, timeout=timeout)["StatusCode"])
+        except docker.errors.NotFound:
+            return None
+        except requests.exceptions.ReadTimeout:
+            return None
+
+    def container_logs(self, container_id: str, *, tail: int | str = "all") -> str:
+        """The container's stdout and stderr so far ("" when it is gone)."""
+        try:
+            raw = self.api.logs(container_id, stdout=True, stderr=True, tail=tail)
+        except docker.errors.NotFound:
+            return ""
+        except docker.errors.APIError as exc:
+            if exc.status_code == 404:
+                return ""
+            raise EngineError(f"Cannot read logs of {container_id[:12]}: {_explain(exc)}") from exc
+        return raw.decode("utf-8", "replace")
+
+    def follow_logs(self, container_id: str, *, tail: int | str = 50) -> Iterator[str]:
+        """Yield log text as the container writes it, until it stops."""
+        try:
+            for chunk in self.api.logs(container_id, stream=True, follow=True, tail=tail):
+                yield chunk.decode("utf-8", "replace")
+        except docker.errors.NotFound:
+            return
+
+    def container_stats(self, container_id: str) -> dict[str, Any] | None:
+        """One stats sample without the engine's two-second priming wait (None when gone)."""
+        try:
+            return self.api.stats(container_id, stream=False, one_shot=True)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise EngineError(f"Cannot read stats of {container_id[:12]}: {_explain(exc)}") from exc
+
+    def run_once(self, spec: ContainerSpec, timeout: float = 300) -> tuple[int, str, str]:
+        """Run a container to completion; returns (exit code, stdout, stderr) and removes it."""
+        container_id = self.create_and_start(spec)
+        try:
+            code = self.wait_container(container_id, timeout=timeout)
+            if code is None:
+                self.kill_container(container_id)
+                code = -1
+            out = self.api.logs(container_id, stdout=True, stderr=False).decode("utf-8", "replace")
+            err = self.api.logs(container_id, stdout=False, stderr=True).decode("utf-8", "replace")
+            return code, out, err
+        finally:
+            self.remove_container(container_id, force=True)
+
+    def put_file(self, container_id: str, folder: str, tar_bytes: bytes) -> None:
+        """Extract a tar archive into ``folder`` of a container."""
+        self._call(self.api.put_archive, container_id, folder, io.BytesIO(tar_bytes).getvalue())
+
+
+def _state_from_inspect(doc: dict[str, Any]) -> ContainerState:
+    state = doc.get("State") or {}
+    ports = (doc.get("NetworkSettings") or {}).get("Ports") or {}
+    host_port = None
+    for bindings in ports.values():
+        for binding in bindings or []:
+            if binding.get("HostPort"):
+                host_port = int(binding["HostPort"])
+    return ContainerState(
+        id=doc["Id"], name=doc.get("Name", "").lstrip("/"), status=state.get("Status", ""),
+        running=bool(state.get("Running")),
+        exit_code=state.get("ExitCode") if state.get("Status") in ("exited", "dead") else None,
+        oom_killed=bool(state.get("OOMKilled")), labels=(doc.get("Config") or {}).get("Labels") or {},
+        image=(doc.get("Config") or {}).get("Image", ""), host_port=host_port,
+        started_at=state.get("StartedAt", ""),
+    )
