@@ -1,0 +1,82 @@
+"""Call arguments on their way into a container: files cross by mount, never through HTTP.
+
+A ``FileBackedDTO`` writes itself to a file; that file is linked (or copied) into the exchange
+folder, which is mounted at the same absolute path in every container, and only the path string
+crosses the wire. A ``Path`` argument must already lie in a folder the container can see.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path, PurePath
+from typing import Any
+
+from cjm_docker.errors import PathNotVisibleError
+from cjm_docker.interface import FileBackedDTO
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+class PreparedCall:
+    """Arguments ready for the wire, plus the exchange files to delete after the call."""
+
+    def __init__(self, exchange: Path, visible: Sequence[Path], plugin: str):
+        self.exchange = exchange
+        self.visible = [p.resolve() for p in visible]
+        self.plugin = plugin
+        self.created: list[Path] = []
+
+    def body(self, args: tuple, kwargs: dict) -> dict[str, Any]:
+        if all(type(a) in _PLAIN for a in args) and all(type(v) in _PLAIN for v in kwargs.values()):
+            return {"args": list(args), "kwargs": kwargs}  # the hot path: nothing to convert
+        return {"args": [self._convert(a) for a in args],
+                "kwargs": {k: self._convert(v) for k, v in kwargs.items()}}
+
+    def _convert(self, value: Any) -> Any:
+        if type(value) in _PLAIN:
+            return value
+        if isinstance(value, PurePath):
+            return self._visible_path(Path(value))
+        if isinstance(value, FileBackedDTO) and not isinstance(value, type):
+            return self._exchange_file(Path(value.to_temp_file()))
+        if isinstance(value, (list, tuple)):
+            return [self._convert(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._convert(v) for k, v in value.items()}
+        return value
+
+    def _visible_path(self, path: Path) -> str:
+        resolved = path.resolve()
+        if any(resolved == root or root in resolved.parents for root in self.visible):
+            return str(resolved)
+        roots = ", ".join(str(r) for r in self.visible)
+        raise PathNotVisibleError(
+            f"Path {path} is not visible inside the container of plugin '{self.plugin}'.",
+            plugin=self.plugin,
+            hint=f"Pass files as FileBackedDTO objects, or put them under one of: {roots}.")
+
+    def _exchange_file(self, source: Path) -> str:
+        source = source.resolve()
+        if any(root in source.parents for root in self.visible):
+            return str(source)
+        self.exchange.mkdir(parents=True, exist_ok=True)
+        target = self.exchange / f"{uuid.uuid4().hex}-{source.name}"
+        try:
+            os.link(source, target)   # same filesystem: instant, whatever the size
+        except OSError:
+            shutil.copyfile(source, target)
+        os.chmod(target, 0o644)
+        self.created.append(target)
+        return str(target)
+
+    def discard(self) -> None:
+        """Delete the exchange files this call created."""
+        for path in self.created:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+        self.created.clear()

@@ -1,0 +1,52 @@
+"""Plugin configs: schema defaults merged with what the caller gave, validated against the schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from cjm_docker.errors import PluginConfigError
+
+
+def schema_defaults(schema: dict[str, Any] | None) -> dict[str, Any]:
+    """``{field: default}`` for every property that declares one."""
+    properties = (schema or {}).get("properties") or {}
+    return {k: v["default"] for k, v in properties.items() if isinstance(v, dict) and "default" in v}
+
+
+def effective_config(plugin: str, schema: dict[str, Any] | None,
+                     config: dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults merged with ``config`` (a partial config is fine), then validated.
+
+    Raises:
+        PluginConfigError: unknown keys or values the schema rejects, every problem listed.
+    """
+    merged = {**schema_defaults(schema), **(config or {})}
+    if not schema:
+        return merged
+    problems: list[str] = []
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and properties and schema.get("additionalProperties") is not True:
+        problems += [f"unknown key {key!r} (known: {', '.join(sorted(properties))})"
+                     for key in sorted(set(merged) - set(properties))]
+    checked = {k: v for k, v in merged.items() if not properties or k in properties}
+    try:
+        validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+        validator = validator_cls(_without_annotations(schema))
+        problems += [f"{'.'.join(map(str, e.path)) or '(config)'}: {e.message}"
+                     for e in sorted(validator.iter_errors(checked), key=lambda e: list(e.path))]
+    except jsonschema.SchemaError as exc:
+        raise PluginConfigError(f"Plugin '{plugin}' publishes an invalid config schema: "
+                                f"{exc.message}", plugin=plugin) from exc
+    if problems:
+        raise PluginConfigError(f"Config for plugin '{plugin}' is invalid: {'; '.join(problems)}.",
+                                plugin=plugin, errors=problems,
+                                hint="See its schema with `cjm-ctl list` or get_plugin_config_schema().")
+    return merged
+
+
+def _without_annotations(schema: dict[str, Any]) -> dict[str, Any]:
+    # 0.0.x schemas carry a top-level "name" and dataclass metadata; harmless for validation,
+    # but a non-standard "format" value must not reject the whole schema.
+    return {k: v for k, v in schema.items() if k != "name"}

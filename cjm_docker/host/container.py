@@ -1,0 +1,265 @@
+"""One plugin's container: started with secure defaults, waited on until ready, stopped, diagnosed."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from cjm_docker import envvars, labels, wire
+from cjm_docker._version import __version__
+from cjm_docker.config import CjmConfig, Transport
+from cjm_docker.engine import BindMount, ContainerSpec, ContainerState, Engine
+from cjm_docker.errors import (
+    CjmDockerError,
+    PluginStartError,
+    ProtocolError,
+    WorkerCrashedError,
+)
+from cjm_docker.host.lease import lease_keeper
+from cjm_docker.host.owner import Owner
+from cjm_docker.host.readiness import ReadinessWait
+from cjm_docker.host.runtime_folder import RuntimeFolder, container_user, give_to_container
+from cjm_docker.host.transport import WorkerAddress, WorkerClient, WorkerUnreachable
+from cjm_docker.manifest import Manifest
+
+TCP_PORT = 8000
+
+
+def _docker_name(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", text).strip("-.") or "plugin"
+
+
+@dataclass(frozen=True)
+class PluginMounts:
+    """The host folders a plugin container sees, each at the same absolute path inside."""
+
+    data_root: Path       # CJM_DATA_DIR: parent of the plugin's own folder
+    plugin_data: Path     # CJM_PLUGIN_DATA_DIR: persistent, this plugin only
+    exchange: Path        # FileBackedDTO files
+    models: Path | None   # CJM_MODELS_DIR, shared
+
+    @classmethod
+    def for_plugin(cls, config: CjmConfig, plugin: str) -> PluginMounts:
+        mounts = cls(config.plugin_data_dir, config.plugin_data_dir / plugin, config.exchange_dir,
+                     config.models_dir)
+        for folder in (mounts.plugin_data, mounts.exchange, mounts.models):
+            if folder is not None and not folder.exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                give_to_container(folder)
+        return mounts
+
+    def visible_roots(self) -> list[Path]:
+        """Folders whose files the container can open by the same path."""
+        return [p for p in (self.plugin_data, self.exchange, self.models) if p is not None]
+
+
+class PluginContainer:
+    """Starts and owns one container running the worker for ``manifest``."""
+
+    def __init__(self, manifest: Manifest, *, config: CjmConfig, engine: Engine, owner: Owner,
+                 session: str):
+        self.manifest = manifest
+        self.config = config
+        self.engine = engine
+        self.owner = owner
+        self.session = session
+        self.id: str | None = None
+        self.name = _docker_name(f"cjm-{manifest.name}-{session}-{uuid.uuid4().hex[:4]}")
+        self.mounts = PluginMounts.for_plugin(config, manifest.name)
+        self.folder: RuntimeFolder | None = None
+        self.client: WorkerClient | None = None
+        self.health: dict = {}
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(self, gpu_device_ids: tuple[str, ...] = ()) -> WorkerClient:
+        """Start the container and wait until its worker is ready.
+
+        Raises:
+            PluginStartError: the worker exited or did not get ready (log tail attached);
+                nothing is left behind.
+        """
+        folder, token = RuntimeFolder.create(self.config.resolved_runtime_dir, self.name)
+        self.folder = folder
+        try:
+            self.id = self.engine.create_and_start(self._spec(folder, gpu_device_ids))
+            lease_keeper(self.config.docker.lease_timeout).add(folder.lease_file)
+            self.client = WorkerClient(self._address(), token, self.manifest.name)
+            self.health = self._wait_ready(self.client)
+            return self.client
+        except BaseException:
+            self.remove()
+            raise
+
+    def _spec(self, folder: RuntimeFolder, gpu_device_ids: tuple[str, ...]) -> ContainerSpec:
+        m, settings = self.manifest, self.manifest.runtime
+        tcp = self.config.docker.transport is Transport.TCP
+        command = ["python", "-m", "cjm_docker.worker", "--module", m.module, "--class",
+                   m.class_name, "--token-file", str(folder.token_file),
+                   "--lease-file", str(folder.lease_file),
+                   "--lease-timeout", str(self.config.docker.lease_timeout),
+                   "--log-file", str(folder.log_file)]
+        command += ["--port", str(TCP_PORT), "--host", "0.0.0.0"] if tcp else \
+            ["--socket", str(folder.socket)]
+        env = {**m.env_vars, **settings.env,
+               envvars.PLUGIN_DATA_ROOT: str(self.mounts.data_root),
+               envvars.PLUGIN_DATA_DIR: str(self.mounts.plugin_data),
+               "HOME": "/tmp", "PYTHONUNBUFFERED": "1"}
+        if self.mounts.models is not None:
+            env[envvars.PLUGIN_MODELS_DIR] = str(self.mounts.models)
+        binds = [BindMount(str(p), str(p)) for p in (folder.path, *self.mounts.visible_roots())]
+        binds += [BindMount(v.source, v.target, v.read_only) for v in settings.volumes]
+        uid, gid = container_user()
+        return ContainerSpec(
+            image=m.image, name=self.name, command=command, env=env,
+            labels={labels.MANAGED: "true", labels.ROLE: "plugin", labels.PLUGIN: m.name,
+                    labels.VERSION: __version__, labels.SESSION: self.session,
+                    labels.RUNTIME_DIR: str(folder.path), **self.owner.labels()},
+            mounts=tuple(binds), user=f"{uid}:{gid}",
+            network=settings.network or ("bridge" if tcp else None),
+            publish_port=TCP_PORT if tcp else None,
+            mem_limit_bytes=settings.resources.memory_bytes,
+            nano_cpus=settings.resources.nano_cpus, pids_limit=settings.resources.pids,
+            gpu_device_ids=gpu_device_ids, read_only_rootfs=settings.read_only_rootfs,
+            tmpfs={"/tmp": "rw,nosuid,size=256m"} if settings.read_only_rootfs else {},
+            stop_timeout=int(self.config.docker.stop_timeout),
+        )
+
+    def _address(self) -> WorkerAddress:
+        assert self.folder is not None and self.id is not None
+        if self.config.docker.transport is Transport.TCP:
+            state = self.engine.container_state(self.id)
+            if state is None or state.host_port is None:
+                raise self._start_failure("Its container vanished before publishing a port.")
+            return WorkerAddress(base_url=f"http://127.0.0.1:{state.host_port}")
+        return WorkerAddress(socket_path=str(self.folder.socket))
+
+    def _wait_ready(self, client: WorkerClient) -> dict:
+        assert self.folder is not None
+        socket_path = self.folder.socket
+        tcp = self.config.docker.transport is Transport.TCP
+        wait = ReadinessWait(timeout=self.config.docker.start_timeout)
+        last_state_check = 0.0
+        while True:
+            if tcp or socket_path.exists():
+                try:
+                    health = client.health(timeout=2.0)
+                except WorkerUnreachable:
+                    health = {}
+                status = health.get("status")
+                if status == wire.WorkerState.READY.value or status == wire.WorkerState.BUSY.value:
+                    if health.get("protocol") != wire.PROTOCOL_VERSION:
+                        raise ProtocolError(
+                            f"The worker speaks protocol {health.get('protocol')}, this host "
+                            f"{wire.PROTOCOL_VERSION}.", plugin=self.manifest.name,
+                            hint="Rebuild the image with `cjm-ctl install-all --force -p "
+                                 f"{self.manifest.spec_name or self.manifest.name}`.")
+                    return health
+                if status == wire.WorkerState.FAILED.value:
+                    raise self._start_failure(f"Its worker could not load the plugin: "
+                                              f"{health.get('error') or 'see the log'}.")
+            now = wait.clock()
+            if now - last_state_check >= 0.1:
+                last_state_check = now
+                self._raise_if_exited()
+            if wait.expired():
+                raise self._start_failure(
+                    f"Its worker was not ready after {wait.timeout:.0f} s.",
+                    hint="Raise docker.start_timeout in cjm.yaml if the plugin is slow to import.")
+            wait.sleep()
+
+    def _raise_if_exited(self) -> None:
+        state = self.engine.container_state(self.id) if self.id else None
+        if state is None:
+            raise self._start_failure("Its container disappeared during start-up.")
+        if not state.running and state.status not in ("created", "restarting"):
+            oom = " (killed by the out-of-memory killer: raise resources.memory)" \
+                if state.oom_killed else ""
+            raise self._start_failure(
+                f"Its worker exited with code {state.exit_code} during start-up{oom}.",
+                exit_code=state.exit_code)
+
+    def _start_failure(self, reason: str, *, exit_code: int | None = None,
+                       hint: str | None = None) -> PluginStartError:
+        return PluginStartError(f"Plugin '{self.manifest.name}' did not start: {reason}",
+                                plugin=self.manifest.name, log_tail=self.log_tail(),
+                                exit_code=exit_code, hint=hint)
+
+    # -- while running ----------------------------------------------------------------------
+
+    def state(self) -> ContainerState | None:
+        """The engine's view of the container (None once it is gone)."""
+        return self.engine.container_state(self.id) if self.id else None
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The worker's last lines: its own log file, else the engine's log."""
+        text = self.folder.log_tail(lines) if self.folder else ""
+        if not text and self.id:
+            try:
+                text = self.engine.container_logs(self.id, tail=lines).rstrip()
+            except CjmDockerError:
+                text = ""
+        return text
+
+    def log_position(self) -> int:
+        """The current end of the worker's log file (to slice one call's lines later)."""
+        try:
+            return self.folder.log_file.stat().st_size if self.folder else 0
+        except OSError:
+            return 0
+
+    def read_log_since(self, position: int, end: int | None = None) -> str:
+        """What the worker logged between two ``log_position()`` marks (one call's lines)."""
+        if self.folder is None:
+            return ""
+        try:
+            with open(self.folder.log_file, "rb") as fh:
+                size = fh.seek(0, 2)
+                start = position if position <= size else 0  # the log rotated: take what is there
+                fh.seek(start)
+                data = fh.read((end if end is not None and end >= start else size) - start)
+        except OSError:
+            return ""
+        return data.decode("utf-8", "replace")
+
+    def crash_error(self, during: str) -> CjmDockerError | None:
+        """If the container died, the error that says how; None when it still runs."""
+        state = self.state()
+        if state is not None and state.running:
+            return None
+        if state is None:
+            reason = "its container was removed from outside"
+        elif state.oom_killed:
+            reason = "the kernel's out-of-memory killer stopped it (raise resources.memory)"
+        else:
+            reason = f"its worker exited with code {state.exit_code}"
+        return WorkerCrashedError(
+            f"Plugin '{self.manifest.name}' crashed during {during}: {reason}.",
+            plugin=self.manifest.name, exit_code=state.exit_code if state else None,
+            oom_killed=bool(state and state.oom_killed), log_tail=self.log_tail(),
+            hint="The next call starts a fresh container.")
+
+    # -- stop -------------------------------------------------------------------------------
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop (SIGTERM: the worker runs the plugin's cleanup) and remove the container."""
+        if self.id:
+            self.engine.stop_container(self.id, timeout=self.config.docker.stop_timeout
+                                       if grace is None else grace)
+        self.remove()
+
+    def remove(self) -> None:
+        """Remove the container, its client and runtime folder at once (idempotent)."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.folder is not None:
+            lease_keeper(self.config.docker.lease_timeout).discard(self.folder.lease_file)
+        if self.id:
+            self.engine.remove_container(self.id, force=True)
+            self.id = None
+        if self.folder is not None:
+            self.folder.remove()

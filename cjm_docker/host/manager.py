@@ -1,0 +1,436 @@
+"""``PluginManager``: discovery, one container per loaded plugin, configs, execution.
+
+The method names and meanings are cjm-plugin-system 0.0.x's, without its defects: loads are
+idempotent and leak nothing when a step fails, partial configs are merged with the schema's
+defaults and validated, ``initialize`` always runs, eviction never touches a busy plugin, and a
+crashed container is replaced on the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from cjm_docker.config import CjmConfig, get_config
+from cjm_docker.engine import Engine
+from cjm_docker.errors import (
+    CjmDockerError,
+    PluginNotLoadedError,
+    SchedulingError,
+    UnknownPluginError,
+    WorkerCrashedError,
+)
+from cjm_docker.host import configs
+from cjm_docker.host.discovery import default_search_paths, discover
+from cjm_docker.host.owner import new_session_id
+from cjm_docker.host.proxy import RemotePluginProxy
+from cjm_docker.metadata import PluginMeta
+from cjm_docker.scheduling import PermissiveScheduler, ResourceScheduler
+
+log = logging.getLogger(__name__)
+
+
+class PluginManager:
+    """Discovers plugins from manifests and runs each loaded one in its own container.
+
+    Args:
+        plugin_interface: kept for 0.0.x compatibility (unused).
+        search_paths: manifest folders, first wins (default ``./.cjm/manifests``, then the data
+            dir's ``manifests/``).
+        scheduler: admission policy (default ``PermissiveScheduler``).
+        config: cjm-docker configuration (default: the current one).
+        engine: the Docker engine (default: from the environment, connected on first use).
+    """
+
+    def __init__(self, plugin_interface: type | None = None, search_paths: list[Path] | None = None,
+                 scheduler: ResourceScheduler | None = None, *, config: CjmConfig | None = None,
+                 engine: Engine | None = None):
+        self.config = config or get_config()
+        self.plugin_interface = plugin_interface
+        self.search_paths = [Path(p) for p in search_paths] if search_paths is not None \
+            else default_search_paths(self.config.manifests_dir)
+        self.scheduler = scheduler or PermissiveScheduler()
+        self.session = new_session_id()
+        self.discovered: list[PluginMeta] = []
+        self.discovery_errors: dict[str, str] = {}
+        self.plugins: dict[str, PluginMeta] = {}
+        self.load_errors: dict[str, str] = {}
+        self.system_monitor_name: str | None = None
+        self._engine = engine
+        self._configs: dict[str, dict[str, Any]] = {}
+        self._busy: dict[str, int] = {}
+        self._lock = threading.RLock()
+        self._name_locks: dict[str, threading.Lock] = {}
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine()
+        return self._engine
+
+    # -- discovery --------------------------------------------------------------------------
+
+    def discover_manifests(self) -> list[PluginMeta]:
+        """Read the manifests of every search path (sorted; a name's first manifest wins)."""
+        self.discovered, self.discovery_errors = discover(self.search_paths)
+        return self.discovered
+
+    def get_discovered_meta(self, name: str) -> PluginMeta | None:
+        return next((m for m in self.discovered if m.name == name or
+                     m.manifest.get("spec_name") == name), None)
+
+    def get_discovered_by_category(self, category: str) -> list[PluginMeta]:
+        return [m for m in self.discovered if m.category == category]
+
+    def get_plugins_by_category(self, category: str) -> list[PluginMeta]:
+        return [m for m in self.plugins.values() if m.category == category]
+
+    def get_discovered_categories(self) -> list[str]:
+        return sorted({m.category for m in self.discovered if m.category})
+
+    def get_loaded_categories(self) -> list[str]:
+        return sorted({m.category for m in self.plugins.values() if m.category})
+
+    def get_plugin_meta(self, name: str) -> PluginMeta | None:
+        return self.plugins.get(name)
+
+    def list_plugins(self) -> list[PluginMeta]:
+        return list(self.plugins.values())
+
+    def get_plugin(self, name: str) -> RemotePluginProxy | None:
+        meta = self.plugins.get(name)
+        return meta.instance if meta else None
+
+    # -- load / unload ----------------------------------------------------------------------
+
+    def _resolve_meta(self, meta_or_name: PluginMeta | str) -> PluginMeta:
+        if isinstance(meta_or_name, PluginMeta):
+            return meta_or_name
+        if not self.discovered:
+            self.discover_manifests()
+        meta = self.get_discovered_meta(meta_or_name)
+        if meta is None:
+            known = ", ".join(m.name for m in self.discovered) or "none"
+            raise UnknownPluginError(f"No manifest for plugin '{meta_or_name}' (known: {known}).",
+                                     plugin=meta_or_name,
+                                     hint="Install it with `cjm-ctl install-all`.")
+        return meta
+
+    def _name_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._name_locks.setdefault(name, threading.Lock())
+
+    def load_plugin(self, meta: PluginMeta | str, config: dict[str, Any] | None = None) -> bool:
+        """Start the plugin's container and initialize it with its effective config.
+
+        Idempotent: a loaded plugin is not started twice (a given config is applied instead).
+
+        Raises:
+            PluginConfigError, PluginStartError, PluginCallError: nothing is left running.
+        """
+        meta = self._resolve_meta(meta)
+        with self._name_lock(meta.name):
+            loaded = self.plugins.get(meta.name)
+            if loaded is not None and loaded.instance is not None:
+                if config is not None:
+                    self.update_plugin_config(meta.name, config)
+                return True
+            effective = configs.effective_config(meta.name, meta.config_schema, config)
+            proxy = RemotePluginProxy(meta.manifest, config=self.config, engine=self.engine,
+                                      session=self.session)
+            try:
+                proxy.initialize(effective)
+            except BaseException:
+                proxy.kill()
+                raise
+            meta.instance = proxy
+            self._configs[meta.name] = effective
+            self.plugins[meta.name] = meta
+            self.load_errors.pop(meta.name, None)
+            return True
+
+    def load_all(self, configs_by_name: dict[str, dict[str, Any]] | None = None) -> dict[str, bool]:
+        """Discover and load every plugin, in parallel; failures land in ``load_errors``."""
+        metas = self.discover_manifests()
+        configs_by_name = configs_by_name or {}
+
+        def load(meta: PluginMeta) -> bool:
+            try:
+                return self.load_plugin(meta, configs_by_name.get(meta.name))
+            except CjmDockerError as exc:
+                self.load_errors[meta.name] = str(exc)
+                log.error("Failed to load plugin %s: %s", meta.name, exc)
+                return False
+
+        if not metas:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(8, len(metas))) as pool:
+            return dict(zip([m.name for m in metas], pool.map(load, metas)))
+
+    def unload_plugin(self, name: str) -> bool:
+        """Run the plugin's cleanup and remove its container; False when it was not loaded."""
+        with self._name_lock(name):
+            meta = self.plugins.pop(name, None)
+            if meta is None:
+                return False
+            proxy, meta.instance = meta.instance, None
+            if proxy is not None:
+                proxy.cleanup()
+            return True
+
+    def unload_all(self) -> None:
+        for name in list(self.plugins):
+            self.unload_plugin(name)
+
+    def reload_plugin(self, name: str, config: dict[str, Any] | None = None) -> bool:
+        """Replace the plugin's container, keeping its config (or applying ``config``)."""
+        meta = self.plugins.get(name)
+        if meta is None:
+            return False
+        keep = config if config is not None else self._current_config(name)
+        self.unload_plugin(name)
+        return self.load_plugin(meta, keep)
+
+    def restart_plugin(self, name: str) -> None:
+        """Kill the container at once (no cleanup) and start a fresh one with the same config."""
+        meta = self._loaded(name)
+        with self._name_lock(name):
+            if meta.instance is not None:
+                meta.instance.kill()
+                meta.instance = None
+            self.plugins.pop(name, None)
+        self.load_plugin(meta, self._configs.get(name))
+
+    async def restart_plugin_async(self, name: str) -> None:
+        """``restart_plugin`` off the event loop."""
+        await asyncio.to_thread(self.restart_plugin, name)
+
+    def _current_config(self, name: str) -> dict[str, Any]:
+        return dict(self._configs.get(name) or {})
+
+    # -- enable / disable -------------------------------------------------------------------
+
+    def enable_plugin(self, name: str) -> bool:
+        meta = self.plugins.get(name)
+        if meta is None:
+            return False
+        meta.enabled = True
+        return True
+
+    def disable_plugin(self, name: str) -> bool:
+        meta = self.plugins.get(name)
+        if meta is None:
+            return False
+        meta.enabled = False
+        return True
+
+    # -- config -----------------------------------------------------------------------------
+
+    def get_plugin_config(self, name: str) -> dict[str, Any] | None:
+        proxy = self.get_plugin(name)
+        return proxy.get_current_config() if proxy else None
+
+    def get_plugin_config_schema(self, name: str) -> dict[str, Any] | None:
+        proxy = self.get_plugin(name)
+        return proxy.get_config_schema() if proxy else None
+
+    def get_all_plugin_configs(self) -> dict[str, dict[str, Any]]:
+        return {name: meta.instance.get_current_config()
+                for name, meta in self.plugins.items() if meta.instance}
+
+    def update_plugin_config(self, name: str, config: dict[str, Any]) -> bool:
+        """Validate (merged with defaults) and apply a new config; False when not loaded."""
+        meta = self.plugins.get(name)
+        if meta is None or meta.instance is None:
+            return False
+        effective = configs.effective_config(name, meta.config_schema, config)
+        meta.instance.initialize(effective)
+        self._configs[name] = effective
+        return True
+
+    # -- execution --------------------------------------------------------------------------
+
+    def _loaded(self, name: str) -> PluginMeta:
+        meta = self.plugins.get(name)
+        if meta is None:
+            raise PluginNotLoadedError(f"Plugin '{name}' is not loaded.", plugin=name,
+                                       hint="Call load_plugin first.")
+        return meta
+
+    def _runnable(self, name: str) -> tuple[PluginMeta, RemotePluginProxy]:
+        meta = self._loaded(name)
+        if not meta.enabled:
+            raise PluginNotLoadedError(f"Plugin '{name}' is disabled.", plugin=name,
+                                       hint="Enable it with enable_plugin.")
+        if meta.instance is None:  # its container crashed earlier: the next call gets a fresh one
+            self.load_plugin(meta, self._configs.get(name))
+        return meta, meta.instance
+
+    def _begin(self, meta: PluginMeta) -> None:
+        meta.last_executed = time.time()
+        with self._lock:
+            self._busy[meta.name] = self._busy.get(meta.name, 0) + 1
+        self.scheduler.on_execution_start(meta.name)
+
+    def _end(self, meta: PluginMeta, exc: BaseException | None) -> None:
+        with self._lock:
+            self._busy[meta.name] = max(0, self._busy.get(meta.name, 1) - 1)
+        self.scheduler.on_execution_finish(meta.name)
+        if isinstance(exc, WorkerCrashedError) and meta.instance is not None:
+            proxy, meta.instance = meta.instance, None
+            proxy.kill()
+
+    def is_busy(self, name: str) -> bool:
+        """True while a call of ``name`` is in flight."""
+        return self._busy.get(name, 0) > 0
+
+    def _admit(self, meta: PluginMeta) -> None:
+        if self.scheduler.allocate(meta, self._get_global_stats):
+            return
+        if not self._evict_for_resources(meta):
+            raise SchedulingError(f"The scheduler refused plugin '{meta.name}' and no idle "
+                                  "plugin could be evicted to make room.", plugin=meta.name,
+                                  reason="insufficient resources")
+
+    async def _admit_async(self, meta: PluginMeta) -> None:
+        if await self.scheduler.allocate_async(meta, self._get_global_stats_async):
+            return
+        if not await asyncio.to_thread(self._evict_for_resources, meta):
+            raise SchedulingError(f"The scheduler refused plugin '{meta.name}' and no idle "
+                                  "plugin could be evicted to make room.", plugin=meta.name,
+                                  reason="insufficient resources")
+
+    def execute_plugin(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run ``execute`` of a loaded plugin (scheduled, typed errors)."""
+        meta, proxy = self._runnable(name)
+        self._admit(meta)
+        self._begin(meta)
+        error: BaseException | None = None
+        try:
+            return proxy.execute(*args, **kwargs)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._end(meta, error)
+
+    async def execute_plugin_async(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """The async twin of ``execute_plugin``; never blocks the event loop."""
+        meta = self._loaded(name)
+        if meta.instance is None or not meta.enabled:
+            meta, proxy = await asyncio.to_thread(self._runnable, name)
+        else:
+            proxy = meta.instance
+        await self._admit_async(meta)
+        self._begin(meta)
+        error: BaseException | None = None
+        try:
+            return await proxy.execute_async(*args, **kwargs)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._end(meta, error)
+
+    async def execute_plugin_stream(self, name: str, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """Async generator of the plugin's chunks; errors are raised, never yielded."""
+        meta, proxy = await asyncio.to_thread(self._runnable, name)
+        await self._admit_async(meta)
+        self._begin(meta)
+        error: BaseException | None = None
+        try:
+            async for chunk in proxy.execute_stream(*args, **kwargs):
+                yield chunk
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._end(meta, error)
+
+    def execute_plugin_stream_sync(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """Sync iterator of the plugin's chunks."""
+        meta, proxy = self._runnable(name)
+        self._admit(meta)
+        self._begin(meta)
+        error: BaseException | None = None
+        try:
+            yield from proxy.execute_stream_sync(*args, **kwargs)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._end(meta, error)
+
+    # -- stats, logs, monitor ---------------------------------------------------------------
+
+    def get_plugin_stats(self, name: str) -> dict[str, Any] | None:
+        """The worker's stats (pid, CPU %, RSS) for a loaded plugin."""
+        proxy = self.get_plugin(name)
+        return proxy.get_stats() if proxy else None
+
+    def get_plugin_logs(self, name: str, lines: int = 50) -> str:
+        """The last ``lines`` the plugin's worker wrote."""
+        proxy = self.get_plugin(name)
+        if proxy is None:
+            return "No logs found."
+        return proxy.container.log_tail(lines)
+
+    def register_system_monitor(self, plugin_name: str) -> None:
+        """Use a loaded monitor plugin's ``execute("get_system_status")`` for stats.
+
+        The name is kept, not the proxy, so a reloaded monitor is still found.
+        """
+        self.system_monitor_name = plugin_name
+        if plugin_name not in self.plugins:
+            log.warning("System monitor %s is not loaded yet", plugin_name)
+
+    def _get_global_stats(self) -> dict[str, Any]:
+        monitor = self.get_plugin(self.system_monitor_name) if self.system_monitor_name else None
+        if monitor is None:
+            return {}
+        try:
+            return monitor.execute("get_system_status") or {}
+        except CjmDockerError as exc:
+            log.warning("Failed to fetch system stats: %s", exc)
+            return {}
+
+    async def _get_global_stats_async(self) -> dict[str, Any]:
+        monitor = self.get_plugin(self.system_monitor_name) if self.system_monitor_name else None
+        if monitor is None:
+            return {}
+        try:
+            return await monitor.execute_async("get_system_status") or {}
+        except CjmDockerError as exc:
+            log.warning("Failed to fetch system stats: %s", exc)
+            return {}
+
+    get_global_stats = _get_global_stats
+
+    def _evict_for_resources(self, needed: PluginMeta) -> bool:
+        """Stop least-recently-used idle plugins until the scheduler admits ``needed``."""
+        candidates = sorted((m for n, m in self.plugins.items()
+                             if n != needed.name and m.instance is not None and not self.is_busy(n)
+                             and n != self.system_monitor_name),
+                            key=lambda m: m.last_executed)
+        for victim in candidates:
+            if self.is_busy(victim.name):
+                continue
+            log.info("Evicting idle plugin %s (last used %.0f)", victim.name, victim.last_executed)
+            self.unload_plugin(victim.name)
+            if self.scheduler.allocate(needed, self._get_global_stats):
+                return True
+        return False
+
+    # -- context ----------------------------------------------------------------------------
+
+    def __enter__(self) -> PluginManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unload_all()

@@ -1,0 +1,252 @@
+"""The host's HTTP client for one worker: the only module that imports httpx.
+
+One persistent connection pool per container (a sync client, and an async client per event
+loop), over the Unix socket in the container's runtime folder or over TCP on 127.0.0.1. Every
+worker answer is turned into a Python value or a typed ``cjm_docker`` error here, at one choke
+point; a broken connection becomes ``WorkerUnreachable`` so the proxy can ask the engine why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from cjm_docker import wire
+from cjm_docker.errors import (
+    PluginCallError,
+    PluginCancelledError,
+    PluginError,
+    ProtocolError,
+    WorkerTimeoutError,
+)
+
+#: Timeouts for control calls; execute and streams have none unless the caller sets one.
+CONTROL_TIMEOUT = 10.0
+_JSON = {"content-type": "application/json"}
+_TRANSPORT_ERRORS = (httpx.TransportError,)
+
+
+class WorkerUnreachable(PluginError):
+    """The connection to the worker failed or broke (the caller checks whether it died)."""
+
+
+@dataclass(frozen=True)
+class WorkerAddress:
+    """Where a worker listens: a Unix socket path, or a TCP base URL."""
+
+    socket_path: str | None = None
+    base_url: str = "http://worker"
+
+    def describe(self) -> str:
+        return f"unix:{self.socket_path}" if self.socket_path else self.base_url
+
+
+def encode_body(value: Any) -> bytes:
+    """JSON-encode a request body (NaN allowed: both sides are Python)."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+class WorkerClient:
+    """A pooled HTTP client for one worker.
+
+    Args:
+        address: where the worker listens.
+        token: the container's secret token (sent on every call but health).
+        plugin: the plugin name, for error messages.
+    """
+
+    def __init__(self, address: WorkerAddress, token: str, plugin: str):
+        self.address = address
+        self.plugin = plugin
+        self._headers = {"authorization": f"{wire.AUTH_SCHEME} {token}"}
+        self._sync = httpx.Client(transport=self._transport(), base_url=address.base_url,
+                                  headers=self._headers, timeout=None)
+        self._async: httpx.AsyncClient | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
+
+    def _transport(self) -> httpx.HTTPTransport:
+        return httpx.HTTPTransport(uds=self.address.socket_path) if self.address.socket_path \
+            else httpx.HTTPTransport()
+
+    def _async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async_loop is not loop:
+            # An AsyncClient's connections belong to the loop that opened them.
+            transport = httpx.AsyncHTTPTransport(uds=self.address.socket_path) \
+                if self.address.socket_path else httpx.AsyncHTTPTransport()
+            self._async = httpx.AsyncClient(transport=transport, base_url=self.address.base_url,
+                                            headers=self._headers, timeout=None)
+            self._async_loop = loop
+        return self._async
+
+    # -- unary calls ------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, body: Any = None, *,
+             timeout: float | None = CONTROL_TIMEOUT) -> Any:
+        """Send one request and return the decoded answer (raises typed errors)."""
+        content = encode_body(body) if body is not None else None
+        try:
+            response = self._sync.request(method, path, content=content,
+                                          headers=_JSON if content else None, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            raise WorkerTimeoutError(f"{method} {path} got no answer within {timeout} s.",
+                                     plugin=self.plugin) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise WorkerUnreachable(f"Connection to the worker broke during {path}: {exc!r}",
+                                    plugin=self.plugin) from exc
+        return self._decode(response, path)
+
+    async def acall(self, method: str, path: str, body: Any = None, *,
+                    timeout: float | None = CONTROL_TIMEOUT) -> Any:
+        """The async twin of ``call``."""
+        content = encode_body(body) if body is not None else None
+        try:
+            response = await self._async_client().request(
+                method, path, content=content, headers=_JSON if content else None, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            raise WorkerTimeoutError(f"{method} {path} got no answer within {timeout} s.",
+                                     plugin=self.plugin) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise WorkerUnreachable(f"Connection to the worker broke during {path}: {exc!r}",
+                                    plugin=self.plugin) from exc
+        return self._decode(response, path)
+
+    def health(self, timeout: float = 2.0) -> dict[str, Any]:
+        """GET /health (no token needed); raises WorkerUnreachable when nothing answers."""
+        return self.call("GET", "/health", timeout=timeout)
+
+    # -- streams ----------------------------------------------------------------------------
+
+    def stream(self, path: str, body: Any, *, timeout: float | None = None) -> Iterator[Any]:
+        """POST and yield each data frame's value; an error frame is raised, never yielded."""
+        try:
+            with self._sync.stream("POST", path, content=encode_body(body), headers=_JSON,
+                                   timeout=timeout) as response:
+                if response.status_code != 200:
+                    response.read()
+                    self._decode(response, path)
+                buffer = b""
+                for chunk in response.iter_raw():
+                    buffer += chunk
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if line:
+                            yield from self._frame(line)
+                if buffer:
+                    yield from self._frame(buffer)
+        except httpx.TimeoutException as exc:
+            raise WorkerTimeoutError(f"Stream {path} stalled past {timeout} s.",
+                                     plugin=self.plugin) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise WorkerUnreachable(f"Connection to the worker broke during a stream: {exc!r}",
+                                    plugin=self.plugin) from exc
+
+    async def astream(self, path: str, body: Any, *,
+                      timeout: float | None = None) -> AsyncIterator[Any]:
+        """The async twin of ``stream``."""
+        try:
+            async with self._async_client().stream("POST", path, content=encode_body(body),
+                                                   headers=_JSON, timeout=timeout) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    self._decode(response, path)
+                buffer = b""
+                async for chunk in response.aiter_raw():
+                    buffer += chunk
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if line:
+                            for value in self._frame(line):
+                                yield value
+                if buffer:
+                    for value in self._frame(buffer):
+                        yield value
+        except httpx.TimeoutException as exc:
+            raise WorkerTimeoutError(f"Stream {path} stalled past {timeout} s.",
+                                     plugin=self.plugin) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise WorkerUnreachable(f"Connection to the worker broke during a stream: {exc!r}",
+                                    plugin=self.plugin) from exc
+
+    _END = object()
+
+    def _frame(self, line: bytes) -> Iterator[Any]:
+        try:
+            frame = json.loads(line)
+            kind = frame["type"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProtocolError(f"Malformed stream frame from the worker: {line[:200]!r}",
+                                plugin=self.plugin) from exc
+        if kind == "data":
+            yield frame.get("data")
+        elif kind == "error":
+            raise self._error(frame.get("error") or {}, 500)
+        elif kind != "end":
+            raise ProtocolError(f"Unknown stream frame type {kind!r}.", plugin=self.plugin)
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def _decode(self, response: httpx.Response, path: str) -> Any:
+        if response.status_code < 300:
+            try:
+                return json.loads(response.content) if response.content else None
+            except ValueError as exc:
+                raise ProtocolError(f"The worker answered {path} with non-JSON: "
+                                    f"{response.content[:200]!r}", plugin=self.plugin) from exc
+        try:
+            error = json.loads(response.content).get("error")
+        except (ValueError, AttributeError):
+            error = None
+        if not isinstance(error, dict):
+            raise ProtocolError(f"The worker answered {path} with HTTP {response.status_code}: "
+                                f"{response.text[:300]}", plugin=self.plugin)
+        raise self._error(error, response.status_code)
+
+    def _error(self, error: dict[str, Any], status: int) -> PluginError:
+        category = error.get("category", "")
+        remote_type = str(error.get("type", ""))
+        message = str(error.get("message", ""))
+        tb = str(error.get("traceback", ""))
+        if category == wire.ErrorCategory.CANCELLED.value or status == wire.STATUS_CANCELLED:
+            return PluginCancelledError(f"The call was cancelled: {message}", plugin=self.plugin,
+                                        remote_type=remote_type, remote_message=message,
+                                        remote_traceback=tb)
+        if category == wire.ErrorCategory.UNAUTHORIZED.value:
+            return ProtocolError("The worker refused our token (wrong container?).",
+                                 plugin=self.plugin)
+        if category == wire.ErrorCategory.ENCODING.value:
+            return PluginCallError(f"The plugin's result cannot cross the wire: {message}",
+                                   plugin=self.plugin, remote_type=remote_type,
+                                   remote_message=message, remote_traceback=tb,
+                                   hint="Return JSON-compatible values (dicts, lists, dataclasses).")
+        where = "raised" if category == wire.ErrorCategory.PLUGIN.value else f"failed ({category})"
+        return PluginCallError(f"The plugin {where} {remote_type}: {message}", plugin=self.plugin,
+                               remote_type=remote_type, remote_message=message, remote_traceback=tb)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the pools (async pool: best effort when its loop is gone)."""
+        self._sync.close()
+        client, self._async = self._async, None
+        if client is not None:
+            loop = self._async_loop
+            try:
+                if loop is not None and loop.is_running():
+                    loop.create_task(client.aclose())
+                elif loop is not None and not loop.is_closed():
+                    loop.run_until_complete(client.aclose())
+            except RuntimeError:
+                pass
+
+    async def aclose(self) -> None:
+        """Close both pools from async code."""
+        self._sync.close()
+        client, self._async = self._async, None
+        if client is not None:
+            await client.aclose()

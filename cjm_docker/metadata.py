@@ -1,0 +1,28 @@
+"""``PluginMeta``: what the host knows about a discovered or loaded plugin (as in 0.0.x)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class PluginMeta:
+    """A plugin as the manager sees it.
+
+    ``manifest`` is a declared field here (0.0.x attached it dynamically), excluded from
+    equality so two metas of the same plugin compare equal.
+    """
+
+    name: str
+    version: str
+    description: str = ""
+    author: str = ""
+    package_name: str = ""       # the manifest's ``module``, as in 0.0.x
+    category: str = ""
+    interface: str = ""
+    config_schema: dict[str, Any] | None = None
+    instance: Any | None = None  # the RemotePluginProxy once loaded
+    enabled: bool = True
+    last_executed: float = 0.0   # unix time of the last execute (LRU eviction order)
+    manifest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
