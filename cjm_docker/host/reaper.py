@@ -1,0 +1,52 @@
+"""Garbage collection by label: containers whose owning host process is gone.
+
+A live host's containers are never touched: ownership is the owner's pid *and* start time.
+Containers from another machine (a shared engine) are left alone unless asked.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from cjm_docker import labels
+from cjm_docker.engine import ContainerState, Engine
+from cjm_docker.host.owner import owner_alive
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A container gc removed (or would remove)."""
+
+    container: ContainerState
+    reason: str
+
+
+def find_orphans(engine: Engine, *, include_foreign: bool = False) -> list[Orphan]:
+    """Managed plugin containers whose owner process is dead."""
+    found = []
+    for state in engine.list_containers({labels.MANAGED: "true", labels.ROLE: "plugin"}):
+        alive = owner_alive(state.labels)
+        if alive is True:
+            continue
+        if alive is None:
+            if not include_foreign or labels.OWNER_PID not in state.labels:
+                continue
+            reason = f"owner on another machine ({state.labels.get(labels.OWNER_HOST)})"
+        else:
+            reason = f"owner process {state.labels.get(labels.OWNER_PID)} is gone"
+        found.append(Orphan(state, reason))
+    return found
+
+
+def reap(engine: Engine, *, dry_run: bool = False, include_foreign: bool = False) -> list[Orphan]:
+    """Remove orphaned containers and their runtime folders; returns what was (or would be) removed."""
+    orphans = find_orphans(engine, include_foreign=include_foreign)
+    if not dry_run:
+        for orphan in orphans:
+            engine.remove_container(orphan.container.id, force=True)
+            folder = orphan.container.labels.get(labels.RUNTIME_DIR)
+            if folder and Path(folder).name.startswith("cjm-"):
+                shutil.rmtree(folder, ignore_errors=True)
+    return orphans
