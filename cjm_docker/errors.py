@@ -21,7 +21,12 @@
     │   ├── WorkerTimeoutError         a call exceeded its timeout
     │   ├── ProtocolError              the worker answered something outside the protocol
     │   └── PathNotVisibleError        a path argument the container cannot see
-    └── SchedulingError                the scheduler refused to admit a call (carries the reason)
+    ├── SchedulingError                the scheduler refused to admit a call (carries the reason)
+    └── QueueError                     the job queue refused a request or lost its journal
+        ├── UnknownJobError            no job has that id, in memory or in the journal (a ValueError)
+        ├── JobWaitTimeoutError        wait_for_job gave up before the job ended (a TimeoutError)
+        ├── JobInterruptedError        the host stopped while the job ran (recorded, not raised)
+        └── JournalError               the job journal cannot be opened, is in use, or failed a write
 
 Foreign exceptions (docker SDK, httpx, yaml, pydantic) are translated where they are caught,
 always re-raised ``from`` the original so ``--debug`` shows both.
@@ -219,3 +224,50 @@ class SchedulingError(CjmDockerError):
                  hint: str | None = None):
         self.reason = reason
         super().__init__(message, plugin=plugin, hint=hint)
+
+
+class QueueError(CjmDockerError):
+    """The job queue refused a request, or its journal failed."""
+
+
+class UnknownJobError(QueueError, ValueError):
+    """No job has this id, in memory or in the journal.
+
+    Also a ``ValueError``, which is what cjm-plugin-system 0.0.x raised for an unknown job.
+    """
+
+    def __init__(self, job_id: str, *, hint: str | None = None):
+        self.job_id = job_id
+        super().__init__(f"Unknown job: {job_id}", hint=hint)
+
+
+class JobWaitTimeoutError(QueueError, TimeoutError):
+    """``wait_for_job`` gave up before the job ended (the job itself goes on).
+
+    Also a ``TimeoutError``, which is what cjm-plugin-system 0.0.x raised.
+    """
+
+    def __init__(self, job_id: str, timeout: float | None):
+        self.job_id = job_id
+        self.timeout = timeout
+        super().__init__(f"Timeout waiting for job {job_id} ({timeout} s).")
+
+
+class JobInterruptedError(QueueError):
+    """The host stopped while the job ran, and the job was not run again.
+
+    Never raised: its name is recorded as the job's ``error_type`` on resume, so a caller can
+    tell an interrupted job from one whose plugin failed.
+    """
+
+
+class JournalError(QueueError):
+    """The job journal cannot be opened, is used by another live queue, or failed a write.
+
+    Attributes:
+        path: the journal file.
+    """
+
+    def __init__(self, message: str, *, path: str = "", hint: str | None = None):
+        self.path = path
+        super().__init__(message, hint=hint)

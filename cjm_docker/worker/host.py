@@ -10,17 +10,21 @@ import asyncio
 import importlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, TypeVar
 
 from cjm_docker._version import __version__
 from cjm_docker.wire import PROTOCOL_VERSION
+from cjm_docker.worker.calls import Call, CallKind, Work
+from cjm_docker.worker.conventions import (
+    UNKNOWN,
+    read_identity,
+    read_progress,
+    reset_job_state,
+)
 from cjm_docker.worker.encoding import EncodingError, encode
 from cjm_docker.worker.failures import (
     CallFailed,
@@ -31,7 +35,7 @@ from cjm_docker.worker.failures import (
     qualified_name,
 )
 from cjm_docker.worker.lifecycle import HostState, Lifecycle
-from cjm_docker.worker.plugin_thread import PluginThread
+from cjm_docker.worker.plugin_thread import PluginThread, run_aside
 from cjm_docker.worker.streaming import LinePipe, produce
 
 log = logging.getLogger(__name__)
@@ -40,35 +44,6 @@ T = TypeVar("T")
 
 _OK = b'{"status":"ok"}'
 _CLEANED = b'{"status":"cleaned"}'
-
-
-class CallKind(str, Enum):
-    """The plugin methods the worker calls on request."""
-
-    INITIALIZE = "initialize"
-    EXECUTE = "execute"
-    STREAM = "execute_stream"
-    CONFIG_SCHEMA = "get_config_schema"
-    CURRENT_CONFIG = "get_current_config"
-    CLEANUP = "cleanup"
-
-    @property
-    def is_job(self) -> bool:
-        """Jobs start with fresh progress and cancel state."""
-        return self in (CallKind.EXECUTE, CallKind.STREAM)
-
-
-@dataclass
-class Call:
-    """One plugin call in progress."""
-
-    kind: CallKind
-    # Written by the event loop (/cancel), read on the plugin thread when the call fails.
-    cancel_requested: bool = False
-    started: float = field(default_factory=time.monotonic)
-
-
-Work = Callable[[Any, Call], T]
 
 
 class PluginHost:
@@ -88,8 +63,8 @@ class PluginHost:
         self.class_name = class_name
         self.lifecycle = Lifecycle()
         self.plugin: Any = None
-        self.name = "unknown"
-        self.version = "unknown"
+        self.name = UNKNOWN
+        self.version = UNKNOWN
         self.error: str | None = None            # one line, when loading failed
         self.load_traceback: str = ""
         self._on_load_failed = on_load_failed
@@ -131,12 +106,7 @@ class PluginHost:
         self.lifecycle.try_move(HostState.READY)  # stays STOPPING if shutdown began meanwhile
 
     def _read_identity(self) -> None:
-        for attribute in ("name", "version"):
-            try:
-                value = str(getattr(self.plugin, attribute))
-            except Exception:  # a property that raises before initialize()
-                value = "unknown"
-            setattr(self, attribute, value)
+        self.name, self.version = read_identity(self.plugin)
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -160,7 +130,7 @@ class PluginHost:
             raise not_ready(self.lifecycle.state.value, self.error)
         call = Call(kind)
         if kind.is_job:
-            _reset_job_state(self.plugin)
+            reset_job_state(self.plugin)
         self._current = call
         try:
             return work(self.plugin, call)
@@ -236,16 +206,7 @@ class PluginHost:
 
     def progress(self) -> dict[str, Any]:
         """The /progress body, read from the plugin's ``_progress`` / ``_status_message``."""
-        plugin = self.plugin
-        try:
-            progress = float(getattr(plugin, "_progress", 0.0) or 0.0)
-        except Exception:  # not a number, or a property that raises
-            progress = 0.0
-        try:
-            message = getattr(plugin, "_status_message", "") or ""
-            message = message if isinstance(message, str) else str(message)
-        except Exception:
-            message = ""
+        progress, message = read_progress(self.plugin)
         return {"progress": progress, "message": message, "busy": self.busy}
 
     async def cancel(self) -> dict[str, Any]:
@@ -262,7 +223,7 @@ class PluginHost:
             return {"cancelled": False, "status": "not_supported"}
         call.cancel_requested = True
         try:
-            await asyncio.wait_for(asyncio.wrap_future(_run_aside(method)), self._cancel_timeout)
+            await asyncio.wait_for(asyncio.wrap_future(run_aside(method)), self._cancel_timeout)
         except asyncio.TimeoutError:
             log.warning("the plugin's cancel() did not return within %.1f s",
                         self._cancel_timeout)
@@ -277,7 +238,7 @@ class PluginHost:
         call.cancel_requested = True
         method = getattr(self.plugin, "cancel", None)
         if callable(method):
-            _run_aside(method).add_done_callback(_log_cancel_error)
+            run_aside(method).add_done_callback(_log_cancel_error)
 
     # -- shutdown ------------------------------------------------------------------------------
 
@@ -302,7 +263,7 @@ class PluginHost:
         if self.plugin is None or not self._needs_cleanup or not callable(method):
             return True
         on_plugin_thread = self._thread.idle
-        future = self._thread.submit(method) if on_plugin_thread else _run_aside(method)
+        future = self._thread.submit(method) if on_plugin_thread else run_aside(method)
         try:
             future.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
@@ -315,43 +276,6 @@ class PluginHost:
     def close(self) -> None:
         """End the plugin thread once idle (for tests; the process exit does it otherwise)."""
         self._thread.stop()
-
-
-def _reset_job_state(plugin: Any) -> None:
-    """Fresh progress and cancel state before each job, so nothing leaks from the last one."""
-    for name, value in (("_progress", 0.0), ("_status_message", "")):
-        try:
-            setattr(plugin, name, value)
-        except Exception:  # read-only property or __slots__: the plugin reports its own way
-            pass
-    event = getattr(plugin, "__dict__", {}).get("_cjm_cancel_event")  # cjm_docker.interface
-    if event is not None:
-        event.clear()
-    if hasattr(plugin, "_cancel_requested"):  # newer cjm-plugin-system plugins
-        flag = plugin._cancel_requested
-        try:
-            if isinstance(flag, threading.Event):
-                flag.clear()
-            else:
-                plugin._cancel_requested = False
-        except Exception:
-            pass
-
-
-def _run_aside(fn: Callable[[], Any]) -> Future[Any]:
-    """Run ``fn`` on a short-lived daemon thread, so a ``cancel()`` that blocks holds neither
-    the event loop nor the plugin thread."""
-    future: Future[Any] = Future()
-    future.set_running_or_notify_cancel()  # running from now: a waiter's timeout cannot cancel it
-
-    def target() -> None:
-        try:
-            future.set_result(fn())
-        except BaseException as exc:
-            future.set_exception(exc)
-
-    threading.Thread(target=target, name="cjm-aside", daemon=True).start()
-    return future
 
 
 def _log_cancel_error(future: Future[Any]) -> None:

@@ -77,3 +77,22 @@ class PluginThread:
                 with self._changed:
                     self._pending -= 1
                     self._changed.notify_all()
+
+
+def run_aside(fn: Callable[[], T]) -> Future[T]:
+    """Run ``fn`` on a short-lived daemon thread of its own.
+
+    For calls that must not wait for the plugin thread (``cancel()`` while ``execute`` runs;
+    ``cleanup()`` at exit when ``execute`` is stuck) and must not block the event loop either.
+    """
+    future: Future[T] = Future()
+    future.set_running_or_notify_cancel()  # running from now: a waiter's timeout cannot cancel it
+
+    def target() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name="cjm-aside", daemon=True).start()
+    return future

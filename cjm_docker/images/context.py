@@ -1,0 +1,108 @@
+"""Build contexts: the files, a byte-stable tar of them, and the content hash that names images.
+
+The hash covers everything that goes into a build: the rendered Dockerfile, every context file
+(path, mode and bytes, sorted), the resolved base image id and the build args. Equal hash, equal
+image, so an unchanged plugin is never rebuilt. Proxy settings are left out: Docker keeps its
+predefined proxy args out of images and out of its own cache key too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+HASH_SCHEME = b"cjm-docker/image-hash/1\n"
+TAG_HASH_LENGTH = 16
+# A fixed mtime for every context entry. Not 0: wheel builds inside the image refuse
+# timestamps before 1980.
+CONTEXT_MTIME = 946684800  # 2000-01-01T00:00:00Z
+
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".nox", "build",
+              "dist", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+              ".ipynb_checkpoints", ".eggs"}
+_SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".swp")
+_SKIP_FILES = {".DS_Store"}
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    """One file of a build context.
+
+    Attributes:
+        path: POSIX path inside the context.
+        data: the bytes.
+        mode: 0o755 for executables, else 0o644 (nothing else is kept: builds stay stable).
+    """
+
+    path: str
+    data: bytes
+    mode: int = 0o644
+
+    def moved(self, path: str) -> ContextFile:
+        """The same file at another context path."""
+        return replace(self, path=path)
+
+
+def collect_tree(root: Path) -> tuple[ContextFile, ...]:
+    """Every file under ``root`` (paths relative to it, sorted), minus VCS folders, caches,
+    virtual environments and build outputs.
+
+    Symlinks to files are followed; symlinked folders are not (they could loop).
+    """
+    out = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(_SKIP_SUFFIXES)
+                         and not (Path(folder) / d).is_symlink())
+        for name in files:
+            if name in _SKIP_FILES or name.endswith(_SKIP_SUFFIXES):
+                continue
+            path = Path(folder) / name
+            if not path.is_file():
+                continue
+            executable = bool(path.stat().st_mode & stat.S_IXUSR)
+            out.append(ContextFile(path.relative_to(root).as_posix(), path.read_bytes(),
+                                   0o755 if executable else 0o644))
+    return tuple(sorted(out, key=lambda f: f.path))
+
+
+def content_hash(files: Iterable[ContextFile], *, base_image_id: str,
+                 build_args: Iterable[tuple[str, str]] = ()) -> str:
+    """The sha256 (hex) of a build's inputs. ``files`` includes the Dockerfile."""
+    digest = hashlib.sha256(HASH_SCHEME)
+    for f in sorted(files, key=lambda f: f.path):
+        digest.update(b"file\0%s\0%o\0%d\0" % (f.path.encode(), f.mode, len(f.data)))
+        digest.update(f.data)
+    digest.update(b"base\0%s\0" % base_image_id.encode())
+    for key, value in sorted(build_args):
+        digest.update(b"arg\0%s\0%s\0" % (key.encode(), value.encode()))
+    return digest.hexdigest()
+
+
+def context_tar(files: Iterable[ContextFile]) -> bytes:
+    """A deterministic tar of ``files`` (sorted, fixed owner and mtime)."""
+    buffer = io.BytesIO()
+    seen_dirs: set[str] = set()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for f in sorted(files, key=lambda f: f.path):
+            parts = f.path.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                folder = "/".join(parts[:depth])
+                if folder not in seen_dirs:
+                    seen_dirs.add(folder)
+                    tar.addfile(_info(folder, 0, 0o755, tarfile.DIRTYPE))
+            tar.addfile(_info(f.path, len(f.data), f.mode, tarfile.REGTYPE), io.BytesIO(f.data))
+    return buffer.getvalue()
+
+
+def _info(name: str, size: int, mode: int, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.type, info.mtime = size, mode, kind, CONTEXT_MTIME
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info

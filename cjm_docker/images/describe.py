@@ -1,0 +1,119 @@
+"""Describe a freshly built image: run it once to introspect its plugin, make the manifest.
+
+The introspection container sees what a worker sees (``CJM_DATA_DIR`` at the same absolute path
+as on the host, ``CJM_MODELS_DIR`` when configured, the plugin's env) and no network. Its
+``CJM_DATA_DIR`` is a tmpfs: the manifest name, and so the plugin's own data folder, is only
+known from the answer, and a failed install must leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from cjm_docker import envvars, labels
+from cjm_docker._version import __version__
+from cjm_docker.config import CjmConfig
+from cjm_docker.engine import BindMount, ContainerSpec, Engine
+from cjm_docker.errors import IntrospectionError, ManifestError
+from cjm_docker.images.context import ContextFile
+from cjm_docker.images.introspect import BEGIN, END
+from cjm_docker.images.render import DOCKERFILE, BuildPlan
+from cjm_docker.manifest import Manifest, parse_manifest
+from cjm_docker.spec.resolve import PluginSpec
+
+INTROSPECT_TIMEOUT_S = 300.0
+OUTPUT_TAIL_CHARS = 4000
+
+
+def introspection_container(image_id: str, spec: PluginSpec, plan: BuildPlan,
+                            config: CjmConfig) -> ContainerSpec:
+    """The one-off container that runs ``cjm_docker.images.introspect`` in the image."""
+    data_root = str(config.plugin_data_dir)
+    env = dict(spec.runtime.env) | {envvars.PLUGIN_DATA_ROOT: data_root}
+    mounts: tuple[BindMount, ...] = ()
+    if config.models_dir is not None and config.models_dir.is_dir():
+        env[envvars.PLUGIN_MODELS_DIR] = str(config.models_dir)
+        mounts = (BindMount(str(config.models_dir), str(config.models_dir), read_only=True),)
+    return ContainerSpec(
+        image=image_id, name=f"cjm-introspect-{spec.repository}-{secrets.token_hex(4)}",
+        command=[plan.python_path, "-m", "cjm_docker.images.introspect", spec.import_name],
+        labels={labels.MANAGED: "true", labels.ROLE: "introspect", labels.PLUGIN: spec.name,
+                labels.VERSION: __version__},
+        env=env, mounts=mounts, network=None, tmpfs={data_root: "rw,mode=1777"},
+        mem_limit_bytes=spec.runtime.resources.memory_bytes, pids_limit=512,
+    )
+
+
+def _tail(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= OUTPUT_TAIL_CHARS else "..." + text[-OUTPUT_TAIL_CHARS:]
+
+
+def introspect(engine: Engine, image_id: str, spec: PluginSpec, plan: BuildPlan,
+               config: CjmConfig) -> dict[str, Any]:
+    """Run the image once and return the plugin's metadata dict.
+
+    Raises:
+        IntrospectionError: the script failed or printed no manifest (its output attached).
+    """
+    container = introspection_container(image_id, spec, plan, config)
+    code, out, err = engine.run_once(container, timeout=INTROSPECT_TIMEOUT_S)
+    output = _tail("\n".join(part for part in (err, out) if part.strip()))
+    if code != 0:
+        reason = "timed out" if code == -1 else f"exited with code {code}"
+        raise IntrospectionError(
+            f"Introspecting plugin '{spec.name}' failed: `{spec.import_name}.meta."
+            f"get_plugin_metadata()` in the built image {reason}.", plugin=spec.name,
+            output=output, hint="Check the package's meta.py (or set import_name in plugins.yaml).")
+    try:
+        payload = out.split(BEGIN, 1)[1].split(END, 1)[0]
+        meta = json.loads(payload)
+    except (IndexError, json.JSONDecodeError) as exc:
+        raise IntrospectionError(f"Introspecting plugin '{spec.name}' printed no manifest.",
+                                 plugin=spec.name, output=output) from exc
+    if not isinstance(meta, dict):
+        raise IntrospectionError(f"Plugin '{spec.name}' described itself as "
+                                 f"{type(meta).__name__}, not a mapping.", plugin=spec.name)
+    return meta
+
+
+def make_manifest(meta: dict[str, Any], spec: PluginSpec, plan: BuildPlan, *, tag: str,
+                  image_id: str = "") -> Manifest:
+    """The plugin's metadata kept whole, plus what cjm-docker adds.
+
+    Raises:
+        IntrospectionError: the metadata lacks what a manifest needs (name, module, class).
+    """
+    data = dict(meta)
+    if isinstance(data.get("env_vars"), dict):
+        data["env_vars"] = {str(k): str(v) for k, v in data["env_vars"].items()}
+    data.update(image=tag, image_id=image_id, spec_name=spec.name,
+                runtime=spec.runtime.model_dump(mode="json"), cjm_docker_version=__version__,
+                python_path=plan.python_path)
+    try:
+        return parse_manifest(data, source=f"from introspecting '{spec.name}'")
+    except ManifestError as exc:
+        raise IntrospectionError(f"Plugin '{spec.name}' described itself incompletely: "
+                                 f"{exc.message}", plugin=spec.name,
+                                 output=json.dumps(meta, indent=2, default=str)[:OUTPUT_TAIL_CHARS]) from exc
+
+
+def manifest_stage(image_id: str, manifest: Manifest) -> tuple[ContextFile, ...]:
+    """The tiny second stage: the introspected image plus the worker's entry variables.
+
+    The manifest and hash go on as labels through the build API, which needs no escaping.
+    """
+    text = (f"FROM {image_id}\n"
+            f"ENV {envvars.WORKER_MODULE}={json.dumps(manifest.module)} "
+            f"{envvars.WORKER_CLASS}={json.dumps(manifest.class_name)}\n")
+    return (ContextFile(DOCKERFILE, text.encode()),)
+
+
+def manifest_label(manifest: Manifest) -> str:
+    """The manifest as stored in the ``io.cjm.manifest`` label (compact, sorted, no image id:
+    an image cannot carry its own id)."""
+    data = manifest.model_dump(mode="json", by_alias=True)
+    data["image_id"] = ""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))

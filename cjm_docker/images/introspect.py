@@ -1,0 +1,83 @@
+"""Runs INSIDE a plugin image, once, at install time: prints what the plugin says about itself.
+
+cjm-plugin-system's convention: ``<module>.meta.get_plugin_metadata()`` returns the manifest
+dict; when it has no ``config_schema``, one is taken from an instance (best effort: a plugin
+that cannot be instantiated without its runtime still installs). ``module`` and ``class`` must
+import, because the worker will import them.
+
+Usage: ``python -m cjm_docker.images.introspect IMPORT_NAME``. The JSON is printed between two
+marker lines on stdout; anything the plugin prints goes to stderr. Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import sys
+import traceback
+from typing import Any
+
+BEGIN = "----- cjm-manifest begin -----"
+END = "----- cjm-manifest end -----"
+
+
+def describe(import_name: str) -> dict[str, Any]:
+    """The plugin's metadata, completed with its config schema and interpreter."""
+    meta_module = importlib.import_module(f"{import_name}.meta")
+    getter = getattr(meta_module, "get_plugin_metadata", None)
+    if getter is None:
+        raise RuntimeError(f"{import_name}.meta has no get_plugin_metadata()")
+    meta = getter()
+    if not isinstance(meta, dict):
+        raise RuntimeError(f"get_plugin_metadata() returned {type(meta).__name__}, not a dict")
+    meta = dict(meta)
+    meta.setdefault("module", f"{import_name}.plugin")
+    if not meta.get("class"):
+        raise RuntimeError("the metadata names no 'class' (the plugin class in 'module')")
+    plugin_class = getattr(importlib.import_module(meta["module"]), meta["class"], None)
+    if plugin_class is None:
+        raise RuntimeError(f"{meta['module']} has no class {meta['class']!r}")
+    if not meta.get("config_schema"):
+        meta["config_schema"] = _schema_from_instance(plugin_class)
+        if meta["config_schema"] is None:
+            del meta["config_schema"]
+    meta.setdefault("python_path", sys.executable)
+    return meta
+
+
+def _schema_from_instance(plugin_class: type) -> dict[str, Any] | None:
+    instance = None
+    try:
+        instance = plugin_class()
+        schema = instance.get_config_schema()
+        return schema if isinstance(schema, dict) else None
+    except Exception as exc:  # best effort, as cjm-plugin-system
+        print(f"cjm-docker: no config schema from an instance: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return None
+    finally:
+        if instance is not None:
+            with contextlib.suppress(Exception):
+                instance.cleanup()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m cjm_docker.images.introspect IMPORT_NAME", file=sys.stderr)
+        return 2
+    out = sys.stdout
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            meta = describe(argv[0])
+        text = json.dumps(meta, default=str, sort_keys=True)
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    out.write(f"{BEGIN}\n{text}\n{END}\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,208 @@
+"""Rendering: a resolved plugin spec and this host's settings in, a ``BuildPlan`` out.
+
+Pure: no Docker, no network, no clock. Jinja runs with ``StrictUndefined`` (a misspelt variable
+fails instead of rendering empty), and every mapping is sorted, so the same inputs give the same
+bytes, the same hash, and Docker cache hits.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from cjm_docker import labels
+from cjm_docker.images.bases import flavor_alias
+from cjm_docker.images.context import ContextFile
+from cjm_docker.spec.environment import Flavor
+from cjm_docker.spec.resolve import PluginSpec
+from cjm_docker.spec.sources import PackageKind, PackageRef
+
+DOCKERFILE = "Dockerfile"
+USER_ID = 10001
+CERT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+PYTHON_PATHS = {Flavor.PYTHON: "/opt/venv/bin/python",
+                Flavor.MICROMAMBA: "/opt/conda/envs/plugin/bin/python"}
+TEMPLATES = {Flavor.PYTHON: "Dockerfile.python.j2", Flavor.MICROMAMBA: "Dockerfile.micromamba.j2"}
+PIP_FLAGS = "--no-cache-dir --disable-pip-version-check --no-input --progress-bar off"
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """What rendering needs from the host (read once by ``runtime.render_settings``).
+
+    Attributes:
+        cjm_version: the cjm_docker version baked in.
+        worker_requirements: the worker's dependencies, pinned (``fastapi==0.110.0``).
+        runtime_files: the cjm_docker files baked in (context paths under ``cjm/runtime/``).
+        ca_certificates: extra CA certificates (context paths under ``cjm/certs/``).
+        pip_index_url: passed as a build arg when set.
+        pip_extra_index_url: passed as a build arg when set.
+        proxies: proxy variables, passed as Docker's predefined build args (never stored).
+        templates_dir: where the Dockerfile templates are.
+    """
+
+    cjm_version: str
+    worker_requirements: tuple[str, ...]
+    runtime_files: tuple[ContextFile, ...]
+    ca_certificates: tuple[ContextFile, ...] = ()
+    pip_index_url: str | None = None
+    pip_extra_index_url: str | None = None
+    proxies: tuple[tuple[str, str], ...] = ()
+    templates_dir: Path = field(default_factory=lambda: Path("templates"))
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything ``docker build`` gets for one plugin.
+
+    Attributes:
+        plugin: the plugins.yaml name.
+        flavor: python or micromamba.
+        base_image: the ``FROM`` reference.
+        dockerfile: the rendered Dockerfile.
+        files: the other context files, sorted by path.
+        build_args: build args that shape the image (part of the content hash).
+        transient_args: proxy args (passed, not hashed, not stored in the image).
+        python_path: the interpreter the worker runs under.
+        labels: the labels the Dockerfile sets.
+    """
+
+    plugin: str
+    flavor: Flavor
+    base_image: str
+    dockerfile: str
+    files: tuple[ContextFile, ...]
+    build_args: tuple[tuple[str, str], ...]
+    transient_args: tuple[tuple[str, str], ...]
+    python_path: str
+    labels: tuple[tuple[str, str], ...]
+
+    def context_files(self) -> tuple[ContextFile, ...]:
+        """The whole context: the Dockerfile and the files."""
+        return (ContextFile(DOCKERFILE, self.dockerfile.encode()), *self.files)
+
+    def all_build_args(self) -> dict[str, str]:
+        """What to pass to the engine."""
+        return dict(self.transient_args) | dict(self.build_args)
+
+
+def _dq(value: str) -> str:
+    """A double-quoted Dockerfile word (ENV/LABEL): escapes backslash, quote and ``$``."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def _environment(templates_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir)),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    env.filters["sq"] = shlex.quote
+    env.filters["dq"] = _dq
+    return env
+
+
+def _pip_spec(ref: PackageRef, local_path: str | None) -> str:
+    if ref.kind == PackageKind.LOCAL:
+        assert local_path is not None
+        return local_path
+    spec = ref.raw.strip()
+    for prefix in ("-e ", "--editable "):
+        spec = spec.removeprefix(prefix).strip()
+    return spec
+
+
+def render_plan(spec: PluginSpec, settings: RenderSettings,
+                local_trees: Mapping[Path, tuple[ContextFile, ...]]) -> BuildPlan:
+    """Render the Dockerfile and assemble the context for one plugin.
+
+    Args:
+        spec: the resolved plugin.
+        settings: this host's settings.
+        local_trees: the files of each local folder the spec names (package and interface
+            libs), relative to that folder; ``context.collect_tree`` reads them.
+
+    Raises:
+        jinja2.UndefinedError: a template uses a variable rendering does not provide (a bug).
+    """
+    files: list[ContextFile] = list(settings.runtime_files) + list(settings.ca_certificates)
+    base = spec.base_image or flavor_alias(spec.flavor, spec.python_version)
+    python = PYTHON_PATHS[spec.flavor]
+
+    env_requirements: list[str] = []
+    local_libs = False
+    for i, lib in enumerate(spec.interface_libs):
+        where = None
+        if lib.kind == PackageKind.LOCAL and lib.path is not None:
+            folder = f"cjm/libs/{i:02d}-{lib.path.name}"
+            files.extend(f.moved(f"{folder}/{f.path}") for f in local_trees[lib.path])
+            where, local_libs = f"/opt/{folder}", True
+        env_requirements.append(_pip_spec(lib, where))
+    if spec.environment is not None:
+        env_requirements.extend(spec.environment.pip_dependencies)
+
+    package = spec.package
+    local = package.kind == PackageKind.LOCAL and package.path is not None
+    install_flags = ""
+    if local:
+        assert package.path is not None and package.project is not None
+        files.extend(f.moved(f"cjm/plugin/{f.path}") for f in local_trees[package.path])
+        env_requirements.extend(package.project.build_requires)
+        if package.project.dependencies is not None:
+            env_requirements.extend(package.project.dependencies)
+            install_flags = "--no-deps --no-build-isolation"
+        else:
+            install_flags = "--no-build-isolation"
+
+    system_packages = list(spec.system_packages)
+    if spec.flavor == Flavor.MICROMAMBA and settings.ca_certificates:
+        system_packages = sorted({*system_packages, "ca-certificates"})
+    if spec.flavor == Flavor.MICROMAMBA:
+        conda_text = (spec.environment.conda_file(spec.python_version) if spec.environment
+                      else f"channels:\n- conda-forge\ndependencies:\n- python={spec.python_version}\n- pip\n")
+        files.append(ContextFile("cjm/environment.yml", conda_text.encode()))
+
+    build_args = list(spec.build_args)
+    if settings.pip_index_url:
+        build_args.append(("PIP_INDEX_URL", settings.pip_index_url))
+    if settings.pip_extra_index_url:
+        build_args.append(("PIP_EXTRA_INDEX_URL", settings.pip_extra_index_url))
+    build_args.sort()
+
+    image_labels = sorted({
+        labels.MANAGED: "true", labels.PLUGIN: spec.name, labels.VERSION: settings.cjm_version,
+        labels.FLAVOR: spec.flavor.value, labels.ROLE: "plugin"}.items())
+    env_vars = sorted({
+        "PATH": f"{python.rsplit('/', 1)[0]}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_CACHE_DIR": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1", "HOME": "/home/cjm",
+        **dict(spec.environment.variables if spec.environment else ()),
+    }.items())
+
+    dockerfile = _environment(settings.templates_dir).get_template(TEMPLATES[spec.flavor]).render(
+        cjm_version=settings.cjm_version,
+        plugin=spec.name,
+        flavor=spec.flavor.value,
+        base_image=base,
+        arg_names=[k for k, _ in build_args],
+        certificates=bool(settings.ca_certificates),
+        cert_bundle=CERT_BUNDLE,
+        system_packages=system_packages,
+        user_id=USER_ID,
+        python=python,
+        pip=f"{python} -m pip install {PIP_FLAGS}",
+        worker_requirements=list(settings.worker_requirements),
+        env_requirements=env_requirements,
+        local_libs=local_libs,
+        package_local=local,
+        package_spec=_pip_spec(package, "/opt/cjm/plugin"),
+        install_flags=install_flags,
+        labels=image_labels,
+        env_vars=env_vars,
+    )
+    return BuildPlan(
+        plugin=spec.name, flavor=spec.flavor, base_image=base, dockerfile=dockerfile,
+        files=tuple(sorted(files, key=lambda f: f.path)), build_args=tuple(build_args),
+        transient_args=settings.proxies, python_path=python, labels=tuple(image_labels))

@@ -1,0 +1,30 @@
+"""Telemetry: what the host, each plugin container and each NVIDIA GPU hold right now.
+
+    host.py        HostMonitor -> HostStats (psutil)
+    containers.py  ContainerStatsReader -> ContainerStats (engine stats, `docker stats` formulas)
+    gpu.py         GpuProvider protocol, GpuInfo, GpuProcess, NoGpuProvider, FakeGpuProvider
+    nvml.py        NvmlProvider (nvidia-ml-py, imported lazily)
+    nvidia_smi.py  NvidiaSmiProvider (CSV output of nvidia-smi)
+    cgroups.py     host PID -> container id, GPU memory per container
+    snapshot.py    Telemetry (all sources, injectable) -> TelemetrySnapshot -> 0.0.x stats dict
+"""
+
+from cjm_docker.telemetry.containers import ContainerStats, ContainerStatsReader
+from cjm_docker.telemetry.gpu import (
+    FakeGpuProvider,
+    GpuInfo,
+    GpuProcess,
+    GpuProvider,
+    NoGpuProvider,
+    detect_gpu_provider,
+)
+from cjm_docker.telemetry.host import HostMonitor, HostStats
+from cjm_docker.telemetry.nvidia_smi import NvidiaSmiProvider
+from cjm_docker.telemetry.nvml import NvmlProvider
+from cjm_docker.telemetry.snapshot import PluginUsage, Telemetry, TelemetrySnapshot
+
+__all__ = [
+    "ContainerStats", "ContainerStatsReader", "FakeGpuProvider", "GpuInfo", "GpuProcess",
+    "GpuProvider", "HostMonitor", "HostStats", "NoGpuProvider", "NvidiaSmiProvider",
+    "NvmlProvider", "PluginUsage", "Telemetry", "TelemetrySnapshot", "detect_gpu_provider",
+]

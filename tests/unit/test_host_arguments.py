@@ -1,0 +1,54 @@
+"""Arguments on their way into a container: FileBackedDTOs cross by the exchange folder."""
+
+from pathlib import Path
+
+import pytest
+
+from cjm_docker.errors import PathNotVisibleError
+from cjm_docker.host.arguments import PreparedCall
+
+
+class Blob:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def to_temp_file(self) -> str:
+        return str(self.path)
+
+
+def make_call(tmp_path: Path) -> PreparedCall:
+    exchange = tmp_path / "exchange"
+    data = tmp_path / "data"
+    data.mkdir()
+    return PreparedCall(exchange, [exchange, data], "p")
+
+
+def test_plain_values_pass_unchanged(tmp_path):
+    call = make_call(tmp_path)
+    assert call.body(("a", 1), {"b": None}) == {"args": ["a", 1], "kwargs": {"b": None}}
+
+
+def test_file_backed_dto_is_linked_into_the_exchange_folder(tmp_path):
+    source = tmp_path / "elsewhere.bin"
+    source.write_bytes(b"x" * 1000)
+    call = make_call(tmp_path)
+    body = call.body((Blob(source),), {"nested": [Blob(source)]})
+    first = Path(body["args"][0])
+    assert first.parent == tmp_path / "exchange"
+    assert first.read_bytes() == source.read_bytes()
+    assert Path(body["kwargs"]["nested"][0]).parent == tmp_path / "exchange"
+    call.discard()
+    assert not first.exists() and source.exists()
+
+
+def test_path_inside_a_visible_folder_is_passed_as_text(tmp_path):
+    call = make_call(tmp_path)
+    inside = tmp_path / "data" / "x.txt"
+    assert call.body((inside,), {}) == {"args": [str(inside)], "kwargs": {}}
+
+
+def test_path_the_container_cannot_see_is_a_clear_error(tmp_path):
+    call = make_call(tmp_path)
+    with pytest.raises(PathNotVisibleError) as info:
+        call.body((), {"path": Path("/etc/passwd")})
+    assert "/etc/passwd" in str(info.value) and "FileBackedDTO" in str(info.value)
