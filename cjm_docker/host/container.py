@@ -190,6 +190,10 @@ class PluginContainer:
 
     # -- while running ----------------------------------------------------------------------
 
+    def visible_roots(self) -> list[Path]:
+        """Folders whose files the container can open by the same absolute path."""
+        return self.mounts.visible_roots()
+
     def state(self) -> ContainerState | None:
         """The engine's view of the container (None once it is gone)."""
         return self.engine.container_state(self.id) if self.id else None

@@ -14,6 +14,7 @@ from cjm_docker.engine import Engine
 from cjm_docker.errors import CjmDockerError, PluginNotLoadedError
 from cjm_docker.host.arguments import PreparedCall
 from cjm_docker.host.container import PluginContainer
+from cjm_docker.host.handle import WorkerHandle
 from cjm_docker.host.owner import current_owner, new_session_id
 from cjm_docker.host.transport import WorkerClient, WorkerUnreachable
 from cjm_docker.interface import PluginInterface
@@ -33,17 +34,20 @@ class RemotePluginProxy(PluginInterface):
         engine: the Docker engine (default: from the environment).
         session: the manager session id that owns the container.
         gpu_device_ids: GPUs to hand to the container.
+        worker: where the worker runs, when not in a container this proxy starts (attach mode).
     """
 
     def __init__(self, manifest: dict[str, Any] | Manifest, *, config: CjmConfig | None = None,
                  engine: Engine | None = None, session: str | None = None,
-                 gpu_device_ids: tuple[str, ...] = ()):
+                 gpu_device_ids: tuple[str, ...] = (), worker: WorkerHandle | None = None):
         self.manifest = manifest if isinstance(manifest, Manifest) else \
             parse_manifest(manifest, source=f"for plugin {manifest.get('name', '?')!r}")
         self.config = config or get_config()
-        self.engine = engine or Engine()
-        self.container = PluginContainer(self.manifest, config=self.config, engine=self.engine,
-                                         owner=current_owner(), session=session or new_session_id())
+        if worker is None:
+            self.engine = engine or Engine()
+            worker = PluginContainer(self.manifest, config=self.config, engine=self.engine,
+                                     owner=current_owner(), session=session or new_session_id())
+        self.container: WorkerHandle = worker
         self._client: WorkerClient | None = self.container.start(gpu_device_ids)
 
     # -- identity ---------------------------------------------------------------------------
@@ -64,7 +68,7 @@ class RemotePluginProxy(PluginInterface):
         return self._client
 
     def _prepare(self) -> PreparedCall:
-        return PreparedCall(self.config.exchange_dir, self.container.mounts.visible_roots(),
+        return PreparedCall(self.config.exchange_dir, self.container.visible_roots(),
                             self.name)
 
     def _crashed(self, exc: WorkerUnreachable, during: str) -> CjmDockerError:

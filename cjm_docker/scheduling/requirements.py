@@ -68,9 +68,7 @@ class Requirements:
     def of(cls, meta: Any) -> Requirements:
         """Needs of a ``PluginMeta`` (its ``manifest``), a manifest, or nothing (no needs)."""
         manifest = getattr(meta, "manifest", None)
-        if manifest is None and isinstance(meta, Mapping):
-            manifest = meta
-        return cls.from_manifest(manifest or {})
+        return cls.from_manifest(meta if manifest is None else manifest)
 
     @property
     def needs_vram(self) -> bool:

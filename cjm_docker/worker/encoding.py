@@ -173,7 +173,7 @@ def _locate(obj: Any, path: str, active: set[int]) -> tuple[str, str, str] | Non
 
 
 def _type_name(obj: Any) -> str:
-    return type(obj).__qualname__
+    return type(obj).__name__
 
 
 def _article(word: str) -> str:

@@ -1,0 +1,251 @@
+"""The atomic install of one plugin: plan, build, introspect, label, tag, write the manifest.
+
+    prepare   render the plan, resolve the base image id, compute the content hash and tag
+    skip      the tag exists and the plugin's manifest names it: nothing to do (no docker build)
+    build     ``docker build`` without a tag (the image id comes from the stream)
+    describe  run the image once; the plugin's metadata becomes the manifest
+    stage     ``FROM <id>`` + manifest label + entry variables, tagged with the final tag
+    commit    write the manifest file; drop the plugin's previous tag
+
+A failure at any step removes what this attempt made: no tag, no container, no manifest.
+(Untagged layers stay as build cache.)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cjm_docker import labels
+from cjm_docker.config import CjmConfig
+from cjm_docker.engine import BuildEvent, Engine
+from cjm_docker.errors import BaseImageMissingError, CjmDockerError, IntrospectionError
+from cjm_docker.images import describe
+from cjm_docker.images.bases import MICROMAMBA_ALIAS, PYTHON_REPO
+from cjm_docker.images.context import (
+    TAG_HASH_LENGTH,
+    ContextFile,
+    collect_tree,
+    content_hash,
+    context_tar,
+)
+from cjm_docker.images.inventory import Inventory
+from cjm_docker.images.render import BuildPlan, RenderSettings, render_plan
+from cjm_docker.images.runtime import render_settings
+from cjm_docker.manifest import Manifest, write_manifest
+from cjm_docker.spec.resolve import PluginSpec
+from cjm_docker.spec.sources import PackageKind
+
+
+class BuildReporter(Protocol):
+    """Where build progress goes (the CLI shows it with rich, or as plain lines)."""
+
+    def start(self, plugin: str, action: str) -> None: ...
+    def event(self, plugin: str, event: BuildEvent) -> None: ...
+    def finish(self, plugin: str, ok: bool, text: str) -> None: ...
+
+
+class SilentReporter:
+    """Reports nothing."""
+
+    def start(self, plugin: str, action: str) -> None:
+        pass
+
+    def event(self, plugin: str, event: BuildEvent) -> None:
+        pass
+
+    def finish(self, plugin: str, ok: bool, text: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class PreparedBuild:
+    """A plan with its identity: what would be built, and under which tag."""
+
+    spec: PluginSpec
+    plan: BuildPlan
+    base_image_id: str
+    content_hash: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """What installing one plugin did."""
+
+    spec_name: str
+    manifest: Manifest
+    tag: str
+    built: bool          # False: it was already current
+    seconds: float
+
+
+def local_trees(spec: PluginSpec) -> dict[Path, tuple[ContextFile, ...]]:
+    """The files of every local folder a spec names (read from disk)."""
+    refs = [spec.package, *spec.interface_libs]
+    return {ref.path: collect_tree(ref.path) for ref in refs
+            if ref.kind == PackageKind.LOCAL and ref.path is not None}
+
+
+class ImageBuilder:
+    """Installs plugins as images.
+
+    Args:
+        config: the resolved configuration.
+        engine: the Docker engine (made on first use).
+        reporter: where progress goes.
+        settings: rendering settings (read from this host on first use).
+        plugin_names: every name of the current plugins.yaml (to tell a manifest-name clash
+            from a renamed entry).
+    """
+
+    def __init__(self, config: CjmConfig, *, engine: Engine | None = None,
+                 reporter: BuildReporter | None = None, settings: RenderSettings | None = None,
+                 plugin_names: Iterable[str] = ()):
+        self.config = config
+        self._engine = engine
+        self.reporter: BuildReporter = reporter or SilentReporter()
+        self._settings = settings
+        self.plugin_names = set(plugin_names)
+        self.clock: Callable[[], float] = time.perf_counter
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine()
+        return self._engine
+
+    @property
+    def settings(self) -> RenderSettings:
+        if self._settings is None:
+            self._settings = render_settings(self.config)
+        return self._settings
+
+    @property
+    def inventory(self) -> Inventory:
+        return Inventory(self.config, self.engine)
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def plan(self, spec: PluginSpec) -> BuildPlan:
+        """The rendered plan (no Docker)."""
+        return render_plan(spec, self.settings, local_trees(spec))
+
+    def prepare(self, spec: PluginSpec) -> PreparedBuild:
+        """Plan, and name the result by its content hash.
+
+        Raises:
+            BaseImageMissingError: the base image is not present.
+        """
+        plan = self.plan(spec)
+        base = self.engine.image_inspect(plan.base_image)
+        if base is None:
+            raise _missing_base(spec, plan)
+        digest = content_hash(plan.context_files(), base_image_id=base["Id"],
+                              build_args=plan.build_args)
+        tag = f"{self.config.docker.image_prefix}/{spec.repository}:{digest[:TAG_HASH_LENGTH]}"
+        return PreparedBuild(spec, plan, base["Id"], digest, tag)
+
+    def current(self, prepared: PreparedBuild) -> Manifest | None:
+        """The installed manifest when it names exactly this build and its tag exists."""
+        manifest = self.inventory.manifest_for_spec(prepared.spec.name)
+        if manifest is None or manifest.image != prepared.tag:
+            return None
+        return manifest if self.engine.image_exists(prepared.tag) else None
+
+    # -- installing ---------------------------------------------------------------------------
+
+    def install(self, spec: PluginSpec, *, force: bool = False, nocache: bool = False) -> InstallResult:
+        """Make the plugin's image and manifest current (a no-op when they are).
+
+        Args:
+            force: rebuild even when current (Docker's layer cache still applies).
+            nocache: rebuild every layer (implies force).
+        """
+        started = self.clock()
+        prepared = self.prepare(spec)
+        if not (force or nocache):
+            manifest = self.current(prepared)
+            if manifest is not None:
+                return InstallResult(spec.name, manifest, prepared.tag, False, self.clock() - started)
+        self.reporter.start(spec.name, f"building {prepared.tag}")
+        try:
+            manifest = self._build(prepared, nocache=nocache)
+        except BaseException as exc:
+            text = exc.message if isinstance(exc, CjmDockerError) else type(exc).__name__
+            self.reporter.finish(spec.name, False, text.splitlines()[0] if text else "failed")
+            raise
+        seconds = self.clock() - started
+        self.reporter.finish(spec.name, True, f"{prepared.tag} in {seconds:.1f} s")
+        return InstallResult(spec.name, manifest, prepared.tag, True, seconds)
+
+    def _build(self, prepared: PreparedBuild, *, nocache: bool) -> Manifest:
+        spec, plan, engine = prepared.spec, prepared.plan, self.engine
+        previous = self.inventory.manifest_for_spec(spec.name)
+        tagged = False
+        written: Path | None = None
+        try:
+            image_id = engine.build(_stream(plan.context_files()), buildargs=plan.all_build_args(),
+                                    on_event=lambda e: self.reporter.event(spec.name, e),
+                                    nocache=nocache, plugin=spec.name)
+            self.reporter.event(spec.name, BuildEvent("status", "introspecting the plugin"))
+            meta = describe.introspect(engine, image_id, spec, plan, self.config)
+            manifest = describe.make_manifest(meta, spec, plan, tag=prepared.tag)
+            self._check_name_clash(manifest, spec)
+            stage_labels = {labels.MANIFEST: describe.manifest_label(manifest),
+                            labels.SPEC_HASH: prepared.content_hash}
+            final_id = engine.build(_stream(describe.manifest_stage(image_id, manifest)),
+                                    tag=prepared.tag, labels=stage_labels, plugin=spec.name)
+            tagged = True
+            manifest = manifest.model_copy(update={"image_id": final_id})
+            written = write_manifest(manifest, self.config.manifests_dir)
+        except BaseException:
+            if tagged:
+                engine.remove_image(prepared.tag, force=True)
+            if written is not None:
+                written.unlink(missing_ok=True)
+            raise
+        self._retire(previous, manifest)
+        return manifest
+
+    def _check_name_clash(self, manifest: Manifest, spec: PluginSpec) -> None:
+        other = self.inventory.manifest_named(manifest.name)
+        if other is not None and other.spec_name and other.spec_name != spec.name \
+                and other.spec_name in self.plugin_names:
+            raise IntrospectionError(
+                f"Plugins '{other.spec_name}' and '{spec.name}' both describe themselves as "
+                f"'{manifest.name}'; manifests are keyed by that name, so one would replace "
+                "the other.", plugin=spec.name,
+                hint="Install only one of them, or give one a different meta name.")
+
+    def _retire(self, previous: Manifest | None, current: Manifest) -> None:
+        """Drop what the plugin's previous install left: its tag and a renamed manifest."""
+        if previous is None:
+            return
+        if previous.name != current.name:
+            (self.config.manifests_dir / f"{previous.name}.json").unlink(missing_ok=True)
+        if previous.image != current.image:
+            try:
+                self.engine.remove_image(previous.image)
+            except CjmDockerError:
+                pass  # a container still uses it; `cjm-ctl gc` and `docker image prune` remain
+
+
+def _stream(files: Iterable[ContextFile]):
+    import io
+
+    return io.BytesIO(context_tar(files))
+
+
+def _missing_base(spec: PluginSpec, plan: BuildPlan) -> BaseImageMissingError:
+    if plan.base_image.startswith(PYTHON_REPO) or plan.base_image == MICROMAMBA_ALIAS:
+        hint = "Run `cjm-ctl setup-runtime` first"
+        hint += f" (with --plugins {spec.source})." if spec.base_image is None else "."
+    else:
+        hint = f"Pull or `docker load` {plan.base_image}, or change base_image in {spec.source}."
+    return BaseImageMissingError(
+        f"The base image {plan.base_image} of plugin '{spec.name}' ({plan.flavor.value} "
+        "flavor) is not present.", plugin=spec.name, hint=hint)
