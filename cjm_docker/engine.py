@@ -195,11 +195,27 @@ class Engine:
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise ImageError(f"Cannot pull {ref}: {_explain(exc)}") from exc
 
-    def import_rootfs(self, tar_stream: IO[bytes], ref: str, changes: list[str] | None = None) -> str:
-        """Import a root filesystem tarball as image ``ref``; returns the image id."""
+    def import_rootfs(self, tar_stream: IO[bytes], ref: str, changes: list[str] | None = None,
+                      on_bytes: Callable[[int], None] | None = None,
+                      chunk_size: int = 1 << 20) -> str:
+        """Import a root filesystem tarball as image ``ref``; returns the image id.
+
+        The tarball is streamed (chunked upload), never held in memory; ``on_bytes`` is called
+        with the byte count of each chunk sent (progress).
+        """
         repo, _, tag = ref.rpartition(":")
-        result = self._call(self.api.import_image_from_data, tar_stream.read(), repository=repo,
-                            tag=tag, changes=changes)
+
+        def chunks() -> Iterator[bytes]:
+            while True:
+                block = tar_stream.read(chunk_size)
+                if not block:
+                    return
+                if on_bytes:
+                    on_bytes(len(block))
+                yield block
+
+        result = self._call(self.api.import_image, src=chunks(), repository=repo, tag=tag,
+                            changes=changes, stream_src=True)
         status = json.loads(result.strip().splitlines()[-1]) if isinstance(result, str) else result
         image_id = status.get("status", "") if isinstance(status, dict) else ""
         if not image_id.startswith("sha256:"):

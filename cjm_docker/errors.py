@@ -22,6 +22,7 @@
     │   ├── ProtocolError              the worker answered something outside the protocol
     │   └── PathNotVisibleError        a path argument the container cannot see
     ├── SchedulingError                the scheduler refused to admit a call (carries the reason)
+    │   └── GpuUnavailableError        a plugin needs a GPU this engine cannot give it
     └── QueueError                     the job queue refused a request or lost its journal
         ├── UnknownJobError            no job has that id, in memory or in the journal (a ValueError)
         ├── JobWaitTimeoutError        wait_for_job gave up before the job ended (a TimeoutError)
@@ -224,6 +225,11 @@ class SchedulingError(CjmDockerError):
                  hint: str | None = None):
         self.reason = reason
         super().__init__(message, plugin=plugin, hint=hint)
+
+
+class GpuUnavailableError(SchedulingError):
+    """A plugin needs a GPU this engine cannot give it (no NVIDIA runtime, too few GPUs, or
+    none large enough) and its spec does not allow running on the CPU."""
 
 
 class QueueError(CjmDockerError):

@@ -229,9 +229,18 @@ class PluginContainer:
             return ""
         return data.decode("utf-8", "replace")
 
-    def crash_error(self, during: str) -> CjmDockerError | None:
-        """If the container died, the error that says how; None when it still runs."""
+    def crash_error(self, during: str, settle: float = 2.0) -> CjmDockerError | None:
+        """If the container died, the error that says how; None when it still runs.
+
+        A broken connection usually means the worker is exiting: the engine may still report
+        the container running for a few milliseconds, so it is asked again for up to
+        ``settle`` seconds before the connection failure is taken as a transient one.
+        """
         state = self.state()
+        deadline = time.monotonic() + settle
+        while state is not None and state.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+            state = self.state()
         if state is not None and state.running:
             return None
         if state is None:

@@ -22,7 +22,6 @@ from cjm_docker.engine import Engine
 from cjm_docker.errors import (
     CjmDockerError,
     PluginNotLoadedError,
-    SchedulingError,
     UnknownPluginError,
     WorkerCrashedError,
 )
@@ -30,6 +29,7 @@ from cjm_docker.host import configs
 from cjm_docker.host.discovery import default_search_paths, discover
 from cjm_docker.host.owner import new_session_id
 from cjm_docker.host.proxy import RemotePluginProxy
+from cjm_docker.host.resources import ResourceBroker
 from cjm_docker.metadata import PluginMeta
 from cjm_docker.scheduling import PermissiveScheduler, ResourceScheduler
 
@@ -142,8 +142,9 @@ class PluginManager:
                     self.update_plugin_config(meta.name, config)
                 return True
             effective = configs.effective_config(meta.name, meta.config_schema, config)
+            placement = self.resources.place(meta)   # GPU device ids; raises GpuUnavailableError
             proxy = RemotePluginProxy(meta.manifest, config=self.config, engine=self.engine,
-                                      session=self.session)
+                                      session=self.session, gpu_device_ids=placement.device_ids)
             try:
                 proxy.initialize(effective)
             except BaseException:
@@ -291,20 +292,16 @@ class PluginManager:
         return self._busy.get(name, 0) > 0
 
     def _admit(self, meta: PluginMeta) -> None:
-        if self.scheduler.allocate(meta, self._get_global_stats):
-            return
-        if not self._evict_for_resources(meta):
-            raise SchedulingError(f"The scheduler refused plugin '{meta.name}' and no idle "
-                                  "plugin could be evicted to make room.", plugin=meta.name,
-                                  reason="insufficient resources")
+        """Ask the scheduler; when short, stop idle plugins; then wait if it waits.
+
+        Raises:
+            SchedulingError: refused, with the scheduler's reason.
+        """
+        self.resources.admit(meta)
 
     async def _admit_async(self, meta: PluginMeta) -> None:
-        if await self.scheduler.allocate_async(meta, self._get_global_stats_async):
-            return
-        if not await asyncio.to_thread(self._evict_for_resources, meta):
-            raise SchedulingError(f"The scheduler refused plugin '{meta.name}' and no idle "
-                                  "plugin could be evicted to make room.", plugin=meta.name,
-                                  reason="insufficient resources")
+        """``_admit`` that never blocks the event loop (eviction included)."""
+        await self.resources.admit_async(meta)
 
     def execute_plugin(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``execute`` of a loaded plugin (scheduled, typed errors)."""
@@ -369,10 +366,42 @@ class PluginManager:
 
     # -- stats, logs, monitor ---------------------------------------------------------------
 
+    # Placement, admission, eviction and telemetry (created on first use).
+    _resources: ResourceBroker | None = None
+
+    @property
+    def resources(self) -> ResourceBroker:
+        if self._resources is None:
+            self._resources = ResourceBroker(self)
+        return self._resources
+
+    @property
+    def telemetry(self) -> Any:
+        """Where host, container and GPU figures come from (assignable: tests feed fakes)."""
+        return self.resources.telemetry
+
+    @telemetry.setter
+    def telemetry(self, value: Any) -> None:
+        self.resources.telemetry = value
+
     def get_plugin_stats(self, name: str) -> dict[str, Any] | None:
-        """The worker's stats (pid, CPU %, RSS) for a loaded plugin."""
-        proxy = self.get_plugin(name)
-        return proxy.get_stats() if proxy else None
+        """The worker's stats plus its container's figures as ``docker stats`` shows them.
+
+        ``cpu_percent``, ``memory_usage_mb``, ``memory_limit_mb``, ``memory_percent``, ``pids``
+        come from the engine (the worker's own CPU figure is kept as ``worker_cpu_percent``);
+        ``gpu_memory_mb`` is the GPU memory of the container's processes.
+        """
+        meta = self.plugins.get(name)
+        proxy = meta.instance if meta else None
+        if proxy is None:
+            return None
+        stats = dict(proxy.get_stats() or {})
+        figures = self.resources.container_figures(meta)
+        if figures:
+            if "cpu_percent" in stats:
+                stats["worker_cpu_percent"] = stats["cpu_percent"]
+            stats.update(figures)
+        return stats
 
     def get_plugin_logs(self, name: str, lines: int = 50) -> str:
         """The last ``lines`` the plugin's worker wrote."""
@@ -391,41 +420,35 @@ class PluginManager:
             log.warning("System monitor %s is not loaded yet", plugin_name)
 
     def _get_global_stats(self) -> dict[str, Any]:
+        """The system monitor's stats when one is registered and answers, else telemetry's
+        (same keys: ``memory_available_mb``, ``gpu_free_memory_mb``, ...)."""
         monitor = self.get_plugin(self.system_monitor_name) if self.system_monitor_name else None
-        if monitor is None:
-            return {}
-        try:
-            return monitor.execute("get_system_status") or {}
-        except CjmDockerError as exc:
-            log.warning("Failed to fetch system stats: %s", exc)
-            return {}
+        if monitor is not None:
+            try:
+                return monitor.execute("get_system_status") or {}
+            except CjmDockerError as exc:
+                log.warning("Failed to fetch system stats: %s; using cjm-docker's telemetry", exc)
+        return self.resources.stats()
 
     async def _get_global_stats_async(self) -> dict[str, Any]:
         monitor = self.get_plugin(self.system_monitor_name) if self.system_monitor_name else None
-        if monitor is None:
-            return {}
-        try:
-            return await monitor.execute_async("get_system_status") or {}
-        except CjmDockerError as exc:
-            log.warning("Failed to fetch system stats: %s", exc)
-            return {}
+        if monitor is not None:
+            try:
+                return await monitor.execute_async("get_system_status") or {}
+            except CjmDockerError as exc:
+                log.warning("Failed to fetch system stats: %s; using cjm-docker's telemetry", exc)
+        return await self.resources.stats_async()
 
     get_global_stats = _get_global_stats
 
     def _evict_for_resources(self, needed: PluginMeta) -> bool:
-        """Stop least-recently-used idle plugins until the scheduler admits ``needed``."""
-        candidates = sorted((m for n, m in self.plugins.items()
-                             if n != needed.name and m.instance is not None and not self.is_busy(n)
-                             and n != self.system_monitor_name),
-                            key=lambda m: m.last_executed)
-        for victim in candidates:
-            if self.is_busy(victim.name):
-                continue
-            log.info("Evicting idle plugin %s (last used %.0f)", victim.name, victim.last_executed)
-            self.unload_plugin(victim.name)
-            if self.scheduler.allocate(needed, self._get_global_stats):
-                return True
-        return False
+        """Stop least-recently-used idle plugins holding what is short (never a busy one) until
+        the scheduler admits ``needed``; True when it did (its needs are then reserved)."""
+        return self.resources.make_room(needed).admitted
+
+    async def _evict_for_resources_async(self, needed: PluginMeta) -> bool:
+        """``_evict_for_resources`` that never blocks the event loop."""
+        return (await self.resources.make_room_async(needed)).admitted
 
     # -- context ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ A failure at any step removes what this attempt made: no tag, no container, no m
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -234,9 +235,7 @@ class ImageBuilder:
                 pass  # a container still uses it; `cjm-ctl gc` and `docker image prune` remain
 
 
-def _stream(files: Iterable[ContextFile]):
-    import io
-
+def _stream(files: Iterable[ContextFile]) -> io.BytesIO:
     return io.BytesIO(context_tar(files))
 
 

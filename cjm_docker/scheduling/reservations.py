@@ -103,8 +103,13 @@ class ReservationLedger:
         with self.lock:
             by_plugin: dict[str, float] = {}
             for r in self._open.values():
-                if gpu_index is None or not r.gpu_indices or gpu_index in r.gpu_indices:
-                    by_plugin[r.plugin] = by_plugin.get(r.plugin, 0.0) + r.vram_mb
+                if gpu_index is None:
+                    amount = r.vram_mb * max(1, len(r.gpu_indices))
+                elif not r.gpu_indices or gpu_index in r.gpu_indices:
+                    amount = r.vram_mb
+                else:
+                    continue
+                by_plugin[r.plugin] = by_plugin.get(r.plugin, 0.0) + amount
         total = 0.0
         for plugin, amount in by_plugin.items():
             per_gpu = _held(usage, plugin).get("gpu_memory_mb") or {}

@@ -16,7 +16,13 @@ from cjm_docker.errors import UnknownPluginError
 from cjm_docker.manifest import GpuRequest, ResourceLimits, RuntimeSettings, VolumeMount
 from cjm_docker.spec.environment import EnvironmentSpec, Flavor, parse_environment
 from cjm_docker.spec.location import Location
-from cjm_docker.spec.plugins_file import PluginEntry, PluginsFile, VolumeSpec, parse_memory
+from cjm_docker.spec.plugins_file import (
+    PluginEntry,
+    PluginsFile,
+    VolumeSpec,
+    load_plugins_file,
+    parse_memory,
+)
 from cjm_docker.spec.sources import PackageKind, PackageRef, parse_package, read_env_file
 
 
@@ -220,3 +226,27 @@ def find_spec(name: str, specs: Iterable[PluginSpec],
     if mapped in by_name:
         return by_name[mapped]
     raise unknown_plugin(name, [*by_name, *(manifest_names or {})], where)
+
+
+def load_specs(path: Path, *, only: Iterable[str] | None = None,
+               manifest_names: dict[str, str] | None = None,
+               extra_ca_files: Iterable[Path] = ()) -> tuple[PluginsFile, list[PluginSpec]]:
+    """Load plugins.yaml and resolve its plugins (or only those named).
+
+    Args:
+        only: plugins.yaml names, or manifest names mapped through ``manifest_names``.
+
+    Raises:
+        SpecError / UnknownPluginError: as ``load_plugins_file`` and ``resolve_plugins``.
+    """
+    plugins_file = load_plugins_file(path)
+    wanted = None
+    if only is not None:
+        names = set(plugins_file.names())
+        wanted = []
+        for name in only:
+            mapped = name if name in names else (manifest_names or {}).get(name)
+            if mapped not in names:
+                raise unknown_plugin(name, [*names, *(manifest_names or {})], str(path))
+            wanted.append(mapped)
+    return plugins_file, resolve_plugins(plugins_file, only=wanted, extra_ca_files=extra_ca_files)

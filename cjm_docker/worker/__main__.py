@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -155,9 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         capped_log = logfile.install(args.log_file)
     else:
-        import faulthandler
-
         faulthandler.enable(all_threads=True)
+    with contextlib.suppress(AttributeError, ValueError, RuntimeError):
+        # `docker kill -s USR1` dumps every thread's stack: where a stuck plugin is stuck.
+        if capped_log is not None:
+            capped_log.register_dump_signal(signal.SIGUSR1)
+        else:
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
     _configure_logging()
     try:
         token = read_token(args.token_file)

@@ -135,8 +135,10 @@ def parse_call_body(raw: bytes) -> tuple[list[Any], dict[str, Any]]:
     unknown = set(body) - _CALL_KEYS
     if unknown:
         raise bad_request(f"unknown keys in the body: {sorted(unknown)}; expected args, kwargs")
-    args = body.get("args") or []
-    kwargs = body.get("kwargs") or {}
+    args = body.get("args")
+    kwargs = body.get("kwargs")
+    args = [] if args is None else args
+    kwargs = {} if kwargs is None else kwargs
     if not isinstance(args, list):
         raise bad_request(f"args must be a JSON array, not {type(args).__name__}")
     if not isinstance(kwargs, dict):

@@ -6,6 +6,7 @@ of failure are decided in one place.
 
 from __future__ import annotations
 
+import logging
 import traceback
 from typing import Any
 
@@ -16,6 +17,8 @@ from cjm_docker.wire import ErrorCategory
 #: Not in wire.py (yet): calls made before the plugin is loaded, or after shutdown began.
 STATUS_NOT_READY = 503
 STATUS_INTERNAL = 500
+
+log = logging.getLogger(__name__)
 
 _CANCELLED_NAME = "PluginCancelledError"  # ours and cjm-plugin-system's share the name
 
@@ -110,3 +113,14 @@ def internal(exc: BaseException) -> CallFailed:
     """The worker itself failed (a bug on our side)."""
     return CallFailed(STATUS_INTERNAL, ErrorCategory.INTERNAL, qualified_name(type(exc)),
                       str(exc), format_traceback(exc))
+
+
+def log_failure(what: str, failure: CallFailed) -> None:
+    """Write a failed call to the worker's log: the traceback for a plugin error (it may be
+    all that is left after a crash), one line for a cancellation."""
+    error = failure.body["error"]
+    if failure.category == ErrorCategory.PLUGIN.value:
+        log.warning("%s raised %s: %s\n%s", what, error["type"], error["message"],
+                    error["traceback"])
+    else:
+        log.info("%s %s: %s: %s", what, failure.category, error["type"], error["message"])

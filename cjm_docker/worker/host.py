@@ -30,6 +30,7 @@ from cjm_docker.worker.failures import (
     CallFailed,
     encoding_failure,
     format_traceback,
+    log_failure,
     not_ready,
     plugin_failure,
     qualified_name,
@@ -141,8 +142,7 @@ class PluginHost:
             raise encoding_failure(exc) from exc
         except BaseException as exc:
             failure = plugin_failure(exc, cancel_requested=call.cancel_requested)
-            log.warning("%s %s: %s: %s\n%s", kind.value, failure.category,
-                        failure.body["error"]["type"], exc, failure.body["error"]["traceback"])
+            log_failure(kind.value, failure)
             raise failure from exc
         finally:
             self._current = None
@@ -223,7 +223,8 @@ class PluginHost:
             return {"cancelled": False, "status": "not_supported"}
         call.cancel_requested = True
         try:
-            await asyncio.wait_for(asyncio.wrap_future(run_aside(method)), self._cancel_timeout)
+            await asyncio.wait_for(asyncio.wrap_future(run_aside(self._cancel_if_current(call))),
+                                   self._cancel_timeout)
         except asyncio.TimeoutError:
             log.warning("the plugin's cancel() did not return within %.1f s",
                         self._cancel_timeout)
@@ -236,9 +237,16 @@ class PluginHost:
         if call is None or call is not self._current:
             return
         call.cancel_requested = True
-        method = getattr(self.plugin, "cancel", None)
-        if callable(method):
-            run_aside(method).add_done_callback(_log_cancel_error)
+        if callable(getattr(self.plugin, "cancel", None)):
+            run_aside(self._cancel_if_current(call)).add_done_callback(_log_cancel_error)
+
+    def _cancel_if_current(self, call: Call) -> Callable[[], None]:
+        """``plugin.cancel`` unless ``call`` has ended by the time the aside thread runs: the
+        next call starts with its cancel state cleared, and a late cancel() would set it."""
+        def cancel() -> None:
+            if self._current is call:
+                self.plugin.cancel()
+        return cancel
 
     # -- shutdown ------------------------------------------------------------------------------
 

@@ -7,13 +7,10 @@ once the file is missing or older than the timeout (host killed, host machine as
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-
-log = logging.getLogger(__name__)
 
 
 class LeaseWatcher:
@@ -71,6 +68,5 @@ class LeaseWatcher:
             except OSError as exc:  # e.g. the runtime folder unmounted: as good as gone
                 reason = f"host lease expired after {self.timeout:g} s; shutting down ({exc})"
             if reason is not None:
-                log.warning("%s", reason)
-                self._on_expire(reason)
+                self._on_expire(reason)  # the shutdown logs the reason
                 return

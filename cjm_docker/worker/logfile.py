@@ -40,6 +40,10 @@ class CappedLog:
         self._size = handle.tell()
         return handle
 
+    def register_dump_signal(self, signum: int) -> None:
+        """Dump every thread's stack into this file on ``signum`` (e.g. SIGUSR1)."""
+        faulthandler.register(signum, file=self._file, all_threads=True)
+
     def write(self, text: str) -> None:
         """Append ``text``; flush when it ends a line; rotate when over the cap."""
         data = text.encode("utf-8", errors="backslashreplace")
@@ -76,13 +80,17 @@ class CappedLog:
             self._file.close()
 
     def _rotate(self) -> None:
+        # The new file takes over the old descriptor number (dup2) instead of getting a new
+        # one: faulthandler keeps the descriptor it was given, and it must never end up
+        # pointing at a closed - or worse, reused - descriptor.
         self._file.flush()
-        self._file.close()
         os.replace(self.path, self.path + ".1")
-        self._file = self._open()
-        if self._faulthandler:
-            # faulthandler holds the descriptor of the file it was given; that one just closed.
-            faulthandler.enable(file=self._file, all_threads=True)
+        fresh = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.dup2(fresh, self._file.fileno())
+        finally:
+            os.close(fresh)
+        self._size = 0
 
 
 class Tee:

@@ -88,12 +88,13 @@ class Shutdown:
     def on_signal(self, signum: int) -> None:
         """Signal handler: the first signal starts shutdown, a second one exits at once."""
         name = signal.Signals(signum).name
-        if not self.begin(f"received {name}"):
+        if not self.begin(f"received {name}; shutting down"):
             log.warning("received %s again; exiting without waiting for cleanup", name)
             self._finish(EXIT_OK)
 
     def _run(self) -> None:
-        log.warning("%s; running plugin cleanup (grace %g s)", self.reason, self.grace)
+        log.warning("%s", self.reason)
+        log.info("running plugin cleanup (grace %g s)", self.grace)
         try:
             finished = self._host.shutdown(self.grace)
         except BaseException:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from cjm_docker.worker.encoding import EncodingError, describe_failure, encode
-from cjm_docker.worker.failures import CallFailed, encoding_failure, plugin_failure
+from cjm_docker.worker.failures import CallFailed, encoding_failure, log_failure, plugin_failure
 
 if TYPE_CHECKING:
     from cjm_docker.worker.calls import Call
@@ -163,5 +163,5 @@ def produce(plugin: Any, call: Call, args: list[Any], kwargs: dict[str, Any],
 
 
 def _put_failure(pipe: LinePipe, failure: CallFailed, exc: BaseException) -> None:
-    log.warning("execute_stream %s: %s: %s", failure.category, failure.body["error"]["type"], exc)
+    log_failure("execute_stream", failure)
     pipe.put(encode(failure.frame(), root="error") + b"\n")

@@ -1,0 +1,291 @@
+"""Image commands: setup-runtime, install-all, build, render, schema, setup-host,
+estimate-size, list, remove."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cjm_docker.cli.output import BuildProgress, SetupProgress, console, print_error, say, table
+from cjm_docker.cli.root import app, state
+from cjm_docker.config import CjmConfig, get_config
+from cjm_docker.engine import Engine
+from cjm_docker.errors import BaseImageMissingError, CjmDockerError, UnknownPluginError
+from cjm_docker.images.build import ImageBuilder
+from cjm_docker.spec.plugins_file import json_schema
+from cjm_docker.spec.resolve import PluginSpec, host_python_version, load_specs
+
+PluginsOption = Annotated[Path | None, typer.Option(
+    "--plugins", help="plugins.yaml (default: plugins_config from cjm.yaml, else ./plugins.yaml).")]
+NameArgument = Annotated[str, typer.Argument(help="plugins.yaml name or manifest name.")]
+
+
+def _plugins_path(plugins: Path | None, config: CjmConfig) -> Path:
+    return plugins if plugins is not None else config.plugins_config
+
+
+def _specs(plugins: Path | None, only: list[str] | None = None) -> list[PluginSpec]:
+    from cjm_docker.images.inventory import read_manifests
+
+    config = get_config()
+    names = {m.name: m.spec_name for _, m in read_manifests(config.manifests_dir) if m.spec_name}
+    _, specs = load_specs(_plugins_path(plugins, config), only=only, manifest_names=names,
+                          extra_ca_files=config.ca_certificate_files())
+    return specs
+
+
+def _builder(plugins: Path | None, reporter: BuildProgress | None = None,
+             engine: Engine | None = None) -> ImageBuilder:
+    from cjm_docker.spec.plugins_file import load_plugins_file
+
+    config = get_config()
+    names = load_plugins_file(_plugins_path(plugins, config)).names()
+    return ImageBuilder(config, engine=engine, reporter=reporter, plugin_names=names)
+
+
+@app.command("setup-runtime")
+def setup_runtime(
+    plugins: PluginsOption = None,
+    python: Annotated[list[str] | None, typer.Option(
+        "--python", help="Python version(s) to prepare (default: what plugins.yaml needs, "
+                         "else the host's).")] = None,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Re-create present bases.")] = False,
+) -> None:
+    """Make the base images present: pull them, or bootstrap the Python base locally."""
+    from cjm_docker.images.bootstrap import RuntimeSetup, needed_bases
+
+    config = get_config()
+    path = _plugins_path(plugins, config)
+    micromamba_needed = False
+    if python:
+        versions = sorted(set(python))
+    elif plugins is not None or path.is_file():
+        versions, micromamba_needed = needed_bases(_specs(plugins))
+    else:
+        versions = [host_python_version()]
+    started = time.perf_counter()
+    setup = RuntimeSetup(config, Engine())
+    rows, missing = [], []
+    with SetupProgress() as progress:
+        setup.reporter = progress
+        for version in versions:
+            try:
+                rows.append(setup.ensure_python(version, force=force))
+            except BaseImageMissingError as exc:
+                missing.append(exc)
+        try:
+            rows.append(setup.ensure_micromamba(force=force))
+        except BaseImageMissingError as exc:
+            if micromamba_needed:
+                missing.append(exc)
+            else:
+                say(f"note (no plugin needs it yet): {exc}", style="yellow")
+    view = table("base image", "how", "from", "seconds")
+    for row in rows:
+        view.add_row(row.alias, row.how, row.detail, f"{row.seconds:.1f}")
+    console.print(view)
+    say(f"setup-runtime finished in {time.perf_counter() - started:.1f} s.")
+    if missing:
+        for exc in missing[1:]:
+            print_error(exc, debug=state.debug)
+        raise missing[0]
+
+
+@app.command("install-all")
+def install_all(
+    plugins: PluginsOption = None,
+    force: Annotated[bool, typer.Option("--force/--no-force", help="Rebuild even when current.")] = False,
+    plugin: Annotated[list[str] | None, typer.Option(
+        "--plugin", "-p", help="Only this plugin (repeatable).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every build step.")] = False,
+) -> None:
+    """Build every plugin's image and write its manifest (unchanged plugins are skipped)."""
+    started = time.perf_counter()
+    specs = _specs(plugins, plugin)
+    failures: list[tuple[str, CjmDockerError]] = []
+    built = current = 0
+    say(f"Found {len(specs)} plugin(s) to process.")
+    with BuildProgress(verbose=verbose) as progress:
+        builder = _builder(plugins, progress)
+        for spec in specs:
+            try:
+                result = builder.install(spec, force=force, nocache=no_cache)
+            except CjmDockerError as exc:
+                failures.append((spec.name, exc))
+                print_error(exc, debug=state.debug)
+                continue
+            if result.built:
+                built += 1
+            else:
+                current += 1
+                say(f"up to date: {spec.name} ({result.tag}, manifest {result.manifest.name})")
+    say(f"{built} built, {current} up to date, {len(failures)} failed "
+        f"in {time.perf_counter() - started:.2f} s.")
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command("build")
+def build(
+    name: NameArgument,
+    plugins: PluginsOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when current.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every build step.")] = False,
+) -> None:
+    """Build one plugin's image, introspect it and write its manifest."""
+    (spec,) = _specs(plugins, [name])
+    with BuildProgress(verbose=verbose) as progress:
+        result = _builder(plugins, progress).install(spec, force=force, nocache=no_cache)
+    if not result.built:
+        say(f"up to date: {spec.name} ({result.tag}); --force rebuilds.")
+
+
+@app.command("render")
+def render(name: NameArgument, plugins: PluginsOption = None) -> None:
+    """Print the Dockerfile rendered for a plugin."""
+    (spec,) = _specs(plugins, [name])
+    sys.stdout.write(_builder(plugins).plan(spec).dockerfile)
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of plugins.yaml (for editors)."""
+    sys.stdout.write(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
+
+
+@app.command("setup-host")
+def setup_host(
+    plugins: PluginsOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the pip command.")] = False,
+) -> None:
+    """Install the plugins' interface libraries into this (the host's) Python."""
+    from cjm_docker.spec.sources import PackageKind, normalize_name
+
+    libs = set()
+    for spec in _specs(plugins):
+        for lib in spec.interface_libs:
+            if lib.dist_name and normalize_name(lib.dist_name) in ("cjm-plugin-system", "cjm-docker"):
+                continue  # the host has cjm_docker itself
+            libs.add(str(lib.path) if lib.kind == PackageKind.LOCAL else lib.raw.strip())
+    if not libs:
+        say("No interface libraries to install on the host.")
+        return
+    command = [sys.executable, "-m", "pip", "install", *sorted(libs)]
+    say("Interface libraries for the host: " + ", ".join(sorted(libs)))
+    if dry_run:
+        say(" ".join(command))
+        return
+    if not yes and not typer.confirm("Install them into this Python?"):
+        raise typer.Exit(1)
+    if subprocess.run(command).returncode != 0:
+        raise CjmDockerError("pip could not install the interface libraries (output above).")
+
+
+@app.command("estimate-size")
+def estimate_size(
+    plugins: PluginsOption = None,
+    plugin: Annotated[list[str] | None, typer.Option("--plugin", "-p", help="Only this plugin.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Per-package sizes.")] = False,
+) -> None:
+    """Disk size per plugin: the image's real size when built, else an estimate."""
+    from cjm_docker.images.runtime import worker_requirements
+    from cjm_docker.images.sizes import human_size, package_sizes, pypi_lookup
+
+    config = get_config()
+    specs = _specs(plugins, plugin)
+    builder = _builder(plugins)
+    lookup = pypi_lookup(config.ca_certificate_files())
+    view = table("plugin", "size", "source")
+    total = 0
+    for spec in specs:
+        image = None
+        try:
+            prepared = builder.prepare(spec)
+            image = builder.engine.image_inspect(prepared.tag)
+            base = builder.engine.image_inspect(prepared.plan.base_image)
+        except BaseImageMissingError:
+            base = None
+        if image is not None:
+            size = int(image.get("Size") or 0)
+            view.add_row(spec.name, human_size(size), f"image {prepared.tag}")
+            total += size
+            continue
+        packages = package_sizes(spec, worker_requirements(), lookup)
+        base_size = int(base.get("Size") or 0) if base else 0
+        estimate = base_size + sum(p.size_bytes or 0 for p in packages)
+        total += estimate
+        unknown = sum(1 for p in packages if p.size_bytes is None)
+        note = "estimate: base + compressed packages" + (f", {unknown} unknown" if unknown else "")
+        view.add_row(spec.name, human_size(estimate), note)
+        if verbose:
+            view.add_row("  base", human_size(base_size), "present" if base else "missing")
+            for p in packages:
+                view.add_row(f"  {p.spec}", human_size(p.size_bytes) if p.size_bytes is not None
+                             else "?", p.note or (p.lookup_name or ""))
+    console.print(view)
+    say(f"Total: {human_size(total)} (pip sizes are compressed downloads of direct "
+        "dependencies only; built images show their real size).")
+
+
+@app.command("list")
+def list_plugins(plugins: PluginsOption = None) -> None:
+    """Installed plugins (manifests) with their image status."""
+    from cjm_docker.images.inventory import Inventory
+    from cjm_docker.images.sizes import human_size
+
+    config = get_config()
+    engine = Engine()
+    expected: dict[str, str] = {}
+    path = _plugins_path(plugins, config)
+    if plugins is not None or path.is_file():
+        builder = _builder(plugins, engine=engine)
+        for spec in _specs(plugins):
+            try:
+                expected[spec.name] = builder.prepare(spec).tag
+            except BaseImageMissingError:
+                continue
+    rows = Inventory(config, engine).listing(expected)
+    if not rows:
+        say(f"No plugins installed in {config.manifests_dir}.")
+        return
+    view = table("name", "version", "category", "spec", "image", "status", "size")
+    colours = {"present": "green", "missing": "red", "stale": "yellow"}
+    for row in rows:
+        m = row.manifest
+        view.add_row(m.name, m.version, m.category, m.spec_name, m.image,
+                     f"[{colours[row.status.value]}]{row.status.value}[/]",
+                     human_size(row.size_bytes) if row.size_bytes is not None else "-")
+    console.print(view)
+
+
+@app.command("remove")
+def remove(
+    name: NameArgument,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Remove a plugin's manifest and its image."""
+    from cjm_docker.images.inventory import Inventory
+
+    config = get_config()
+    inventory = Inventory(config)
+    found = inventory.find(name)
+    if found is None:
+        known = sorted({n for _, m in inventory.manifests() for n in (m.name, m.spec_name) if n})
+        raise UnknownPluginError(
+            f"No installed plugin named '{name}' in {config.manifests_dir} "
+            f"(known: {', '.join(known) or 'none'}).", plugin=name)
+    path, manifest = found
+    say(f"Will remove manifest {path} and image {manifest.image}.")
+    if not yes and not typer.confirm("Remove?"):
+        raise typer.Exit(1)
+    removed = inventory.remove(manifest, path)
+    say(f"Removed {manifest.name}" + ("" if removed else " (its image was already gone)") + ".")

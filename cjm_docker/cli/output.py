@@ -1,0 +1,173 @@
+"""Rich rendering for `cjm-ctl`: consoles, errors as one paragraph, tables, build progress.
+
+On a terminal, builds and setup-runtime show live progress (rich); otherwise (CI logs, pipes)
+every step and output line is printed plainly, prefixed with the plugin's name.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from cjm_docker.engine import BuildEvent
+from cjm_docker.errors import CjmDockerError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def say(text: str, *, style: str | None = None) -> None:
+    """Print one line or paragraph (no markup, no wrapping that would split words of paths)."""
+    console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_error(exc: BaseException, *, debug: bool = False) -> None:
+    """An error as one paragraph on stderr (its attached log tail after it); the traceback
+    only with --debug."""
+    if debug:
+        err_console.print("".join(traceback.format_exception(exc)), markup=False,
+                          highlight=False, soft_wrap=True)
+    text = str(exc) if isinstance(exc, CjmDockerError) else f"{type(exc).__name__}: {exc}"
+    err_console.print("Error: ", style="bold red", end="", soft_wrap=True)
+    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    """A plain table with these column headers."""
+    view = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        view.add_column(column, overflow="fold")
+    return view
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class BuildProgress:
+    """A ``BuildReporter``: a live spinner per plugin on a terminal, plain lines otherwise.
+
+    Use as a context manager around the builds.
+    """
+
+    def __init__(self, out: Console | None = None, *, verbose: bool = False):
+        self.console = out or console
+        self.live = self.console.is_terminal
+        self.verbose = verbose
+        self._progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> BuildProgress:
+        if self.live:
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("[bold]{task.fields[plugin]}"),
+                TextColumn("{task.fields[step]}"), TextColumn("[dim]{task.fields[last]}"),
+                TimeElapsedColumn(), console=self.console, transient=True)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def start(self, plugin: str, action: str) -> None:
+        if self._progress is not None:
+            self._tasks[plugin] = self._progress.add_task(
+                "", total=None, plugin=plugin, step=escape(_clip(action, 60)), last="")
+        else:
+            say(f"[{plugin}] {action}")
+
+    def event(self, plugin: str, event: BuildEvent) -> None:
+        if self._progress is not None and plugin in self._tasks:
+            field = "step" if event.kind in ("step", "status") else "last"
+            width = 60 if field == "step" else 50
+            self._progress.update(self._tasks[plugin], **{field: escape(_clip(event.text, width))})
+            if self.verbose and event.kind == "step":
+                self._progress.console.print(f"[dim]{escape(plugin)}[/] {escape(event.text)}",
+                                             highlight=False)
+        elif event.kind in ("step", "status") or self.verbose or event.kind == "output":
+            indent = "" if event.kind != "output" else "  "
+            say(f"[{plugin}] {indent}{event.text}")
+
+    def finish(self, plugin: str, ok: bool, text: str) -> None:
+        if self._progress is not None and plugin in self._tasks:
+            self._progress.remove_task(self._tasks.pop(plugin))
+        mark, style = ("built", "green") if ok else ("failed", "red")
+        self.console.print(f"[{style}]{mark}[/] [bold]{escape(plugin)}[/]: {escape(text)}",
+                           highlight=False, soft_wrap=True)
+
+
+class SetupProgress:
+    """A ``SetupReporter``: a spinner with debootstrap's latest line and a byte bar for the
+    import on a terminal; plain lines otherwise."""
+
+    def __init__(self, out: Console | None = None):
+        self.console = out or console
+        self.live = self.console.is_terminal
+        self._progress: Progress | None = None
+        self._spinner: TaskID | None = None
+        self._bar: TaskID | None = None
+        self._lines = 0
+        self._reported = 0
+
+    def __enter__(self) -> SetupProgress:
+        if self.live:
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
+                console=self.console, transient=True)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def step(self, text: str) -> None:
+        self._lines = 0
+        if self._progress is not None:
+            for task in (self._spinner, self._bar):
+                if task is not None:
+                    self._progress.remove_task(task)
+            self._bar = None
+            self._progress.console.print(f"[cyan]•[/] {escape(text)}", highlight=False, soft_wrap=True)
+            self._spinner = self._progress.add_task(escape(_clip(text, 60)), total=None)
+        else:
+            say(f"* {text}")
+
+    def line(self, text: str) -> None:
+        self._lines += 1
+        if self._progress is not None and self._spinner is not None:
+            self._progress.update(self._spinner, description=escape(
+                f"[{self._lines}] {_clip(text, 70)}"))
+        else:
+            say(f"  {text}")
+
+    def transfer(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            if self._bar is None:
+                self._bar = self._progress.add_task("sending to the engine", total=total)
+            self._progress.update(self._bar, completed=done, total=total)
+        elif done >= total or done - self._reported >= 64 << 20:
+            self._reported = done
+            say(f"  sent {done >> 20} MiB of about {total >> 20} MiB")
+
+    def done(self, text: str) -> None:
+        self.console.print(f"[green]ok[/] {escape(text)}", highlight=False, soft_wrap=True)

@@ -1,0 +1,39 @@
+"""The `cjm-ctl` typer app and its global options (applied before any command)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cjm_docker.config import load_config, set_config
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="cjm-docker: every plugin in its own container image, one host API.")
+
+
+@dataclass
+class CliState:
+    """Set by the global callback; read by main() and the commands."""
+
+    debug: bool = False
+
+
+state = CliState()
+
+
+@app.callback()
+def configure(
+    cjm_config: Annotated[Path | None, typer.Option(
+        "--cjm-config", help="cjm.yaml to read (default: $CJM_CONFIG, else ./cjm.yaml).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Data root: manifests/, logs/, data/ (default ~/.cjm).")] = None,
+    models_dir: Annotated[Path | None, typer.Option(
+        "--models-dir", help="Shared model folder, mounted into every container.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Global options: the configuration is cjm.yaml < CJM_* variables < these flags."""
+    state.debug = debug
+    set_config(load_config(cjm_config, data_dir=data_dir, models_dir=models_dir))

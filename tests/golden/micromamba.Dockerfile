@@ -1,0 +1,47 @@
+# cjm-docker 0.0.0-golden: image of plugin "golden-micromamba", micromamba flavor. Generated: do not edit.
+# Layers from the most stable to the most volatile: base, trust store + system packages,
+# environment, worker runtime, plugin package, metadata. Proxy settings arrive as Docker's
+# predefined build args (HTTP_PROXY, ...): RUN steps see them, the image does not keep them.
+FROM cjm-docker/base-micromamba:latest
+USER root
+ARG PIP_INDEX_URL
+
+# 1. Trust store (extra CAs, e.g. of a TLS-intercepting proxy), system packages, the user.
+COPY cjm/certs/ /usr/local/share/ca-certificates/cjm/
+RUN set -eu; \
+    apt-get update; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates; \
+    apt-get clean; rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin; \
+    update-ca-certificates; \
+    if ! id -u 10001 >/dev/null 2>&1; then \
+        groupadd --gid 10001 cjm && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin cjm; \
+    fi; \
+    mkdir -p /home/cjm && chown 10001:10001 /home/cjm
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
+    CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    MAMBA_SSL_VERIFY=/etc/ssl/certs/ca-certificates.crt \
+    CONDA_SSL_VERIFY=/etc/ssl/certs/ca-certificates.crt
+
+# 2. Environment: the conda env "plugin" from the spec's conda part, then the worker's pinned
+#    dependencies and the plugin's pip dependencies in it.
+COPY cjm/environment.yml /opt/cjm/environment.yml
+RUN micromamba create -y -n plugin -f /opt/cjm/environment.yml \
+ && micromamba clean --all --yes
+RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --progress-bar off fastapi==0.110.0 uvicorn==0.29.0 psutil==5.9.8 \
+ && /opt/conda/envs/plugin/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'cjm_docker_runtime.pth').write_text('/opt/cjm/runtime\n')"
+RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --progress-bar off cjm-plugin-system soundfile==0.12.1
+
+# 3. Worker runtime: this host's cjm_docker, on the env's path through a .pth file.
+COPY cjm/runtime/ /opt/cjm/runtime/
+
+# 4. The plugin package.
+RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --progress-bar off 'cjm-golden-plugin[extra]==1.2.0'
+
+# 5. Metadata (the manifest label is added by a second stage after introspection).
+LABEL io.cjm.flavor="micromamba" io.cjm.managed="true" io.cjm.plugin="golden-micromamba" io.cjm.role="plugin" io.cjm.version="0.0.0-golden"
+ENV HOME="/home/cjm" PATH="/opt/conda/envs/plugin/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" PIP_DISABLE_PIP_VERSION_CHECK="1" PIP_NO_CACHE_DIR="1" PYTHONDONTWRITEBYTECODE="1" PYTHONUNBUFFERED="1"
+USER 10001:10001
+WORKDIR /home/cjm
+CMD ["/opt/conda/envs/plugin/bin/python", "-m", "cjm_docker.worker"]

@@ -1,0 +1,222 @@
+"""The runtime on the real engine: one container per plugin, the worker, the host proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cjm_docker import labels
+from cjm_docker.errors import (
+    PathNotVisibleError,
+    PluginCallError,
+    PluginCancelledError,
+    PluginConfigError,
+    PluginStartError,
+    WorkerCrashedError,
+)
+
+pytestmark = pytest.mark.integration
+
+WORKBENCH = "cjm-test-workbench"
+
+
+def containers_of(engine, session: str) -> list:
+    return engine.list_containers({labels.MANAGED: "true", labels.SESSION: session})
+
+
+def test_load_execute_unload_leaves_nothing(manager, engine):
+    assert manager.load_plugin(WORKBENCH)
+    result = manager.execute_plugin(WORKBENCH, action="echo", text="world")
+    assert result["text"] == "hello world"
+    assert result["env_flag"] == "from-meta"       # the plugin's own env_vars reach it
+    assert result["uid"] != 0                       # never root
+    assert len(containers_of(engine, manager.session)) == 1
+    assert manager.load_plugin(WORKBENCH)           # idempotent: still one container
+    assert len(containers_of(engine, manager.session)) == 1
+    assert manager.unload_plugin(WORKBENCH)
+    assert containers_of(engine, manager.session) == []
+
+
+def test_partial_config_merges_with_schema_defaults_and_is_validated(manager):
+    manager.load_plugin(WORKBENCH, {"repeat": 2})
+    assert manager.get_plugin_config(WORKBENCH) == {"greeting": "hello", "repeat": 2}
+    with pytest.raises(PluginConfigError, match="repeat"):
+        manager.update_plugin_config(WORKBENCH, {"repeat": 99})
+    with pytest.raises(PluginConfigError, match="unknown key 'colour'"):
+        manager.update_plugin_config(WORKBENCH, {"colour": "red"})
+    assert manager.get_plugin_config(WORKBENCH)["repeat"] == 2
+
+
+def test_progress_and_cancel_answer_fast_during_a_long_execute(manager):
+    manager.load_plugin(WORKBENCH)
+    proxy = manager.get_plugin(WORKBENCH)
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = manager.execute_plugin(WORKBENCH, action="sleep", seconds=5)
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(1.0)
+    latencies = []
+    for _ in range(10):
+        started = time.perf_counter()
+        progress = proxy.get_progress()
+        latencies.append(time.perf_counter() - started)
+        assert progress["busy"] is True
+    assert 0 < progress["progress"] < 1
+    started = time.perf_counter()
+    assert proxy.cancel() is True
+    cancel_latency = time.perf_counter() - started
+    worker.join(10)
+    print(f"progress p50 {sorted(latencies)[5] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms;"
+          f" cancel {cancel_latency * 1000:.1f} ms")
+    assert max(latencies) < 0.050 and cancel_latency < 0.050
+    assert isinstance(outcome.get("error"), PluginCancelledError)
+    # Progress starts over with the next call (it was ~0.2 when cancelled).
+    assert proxy.get_progress()["progress"] in (0.0, 1.0) or proxy.get_progress()["busy"] is False
+    manager.execute_plugin(WORKBENCH, action="echo")
+    assert proxy.get_progress()["progress"] == 0.0
+
+
+def test_plugin_exception_arrives_typed_with_remote_traceback(manager):
+    manager.load_plugin(WORKBENCH)
+    with pytest.raises(PluginCallError) as info:
+        manager.execute_plugin(WORKBENCH, action="raise", message="bad input 42")
+    error = info.value
+    assert error.remote_type == "ValueError"
+    assert error.remote_message == "bad input 42"
+    assert "do_raise" in error.remote_traceback
+    assert manager.execute_plugin(WORKBENCH, action="echo")["text"]  # still serving
+
+
+def test_stream_error_is_raised_by_the_iterator_not_yielded(manager):
+    manager.load_plugin(WORKBENCH)
+    chunks = []
+    with pytest.raises(PluginCallError, match="stream broke at 2"):
+        for chunk in manager.execute_plugin_stream_sync(WORKBENCH, n=5, fail_at=2):
+            chunks.append(chunk)
+    assert chunks == [{"i": 0}, {"i": 1}]
+
+    async def consume() -> list:
+        return [c async for c in manager.execute_plugin_stream(WORKBENCH, n=4)]
+
+    assert asyncio.run(consume()) == [{"i": i} for i in range(4)]
+
+
+def test_async_execute(manager):
+    manager.load_plugin(WORKBENCH)
+
+    async def many() -> list:
+        return await asyncio.gather(*(manager.execute_plugin_async(WORKBENCH, action="echo",
+                                                                    text=str(i)) for i in range(20)))
+
+    results = asyncio.run(many())
+    assert [r["text"] for r in results] == [f"hello {i}" for i in range(20)]
+
+
+def test_import_failure_fails_load_fast_with_log_tail_and_no_container(manager, engine):
+    started = time.perf_counter()
+    with pytest.raises(PluginStartError) as info:
+        manager.load_plugin("cjm-test-broken-import")
+    elapsed = time.perf_counter() - started
+    print(f"import failure reported in {elapsed:.2f} s")
+    assert elapsed < 2.0
+    assert "cjm_test_plugins_missing_dependency" in str(info.value)
+    assert info.value.exit_code == 3
+    assert containers_of(engine, manager.session) == []
+    assert manager.get_plugin("cjm-test-broken-import") is None
+
+
+def test_initialize_failure_leaves_no_container(manager, engine):
+    with pytest.raises(PluginCallError, match="model file missing"):
+        manager.load_plugin("cjm-test-failing-init")
+    assert containers_of(engine, manager.session) == []
+
+
+def test_worker_death_mid_execute_is_a_typed_error_and_next_call_gets_a_fresh_container(manager, engine):
+    manager.load_plugin(WORKBENCH)
+    first = manager.execute_plugin(WORKBENCH, action="echo")["hostname"]
+    with pytest.raises(WorkerCrashedError) as info:
+        manager.execute_plugin(WORKBENCH, action="exit", code=9)
+    assert info.value.exit_code == 9
+    second = manager.execute_plugin(WORKBENCH, action="echo")["hostname"]
+    assert second != first
+    assert len(containers_of(engine, manager.session)) == 1
+
+
+def test_plugin_data_survives_reload_and_config_is_kept(manager):
+    manager.load_plugin(WORKBENCH, {"greeting": "hi"})
+    manager.execute_plugin(WORKBENCH, action="write_data", key="answer", value="42")
+    assert manager.reload_plugin(WORKBENCH)
+    assert manager.execute_plugin(WORKBENCH, action="read_data", key="answer") == "42"
+    assert manager.get_plugin_config(WORKBENCH)["greeting"] == "hi"
+
+
+def test_file_backed_dto_crosses_by_mount_not_http(manager, tmp_path):
+    manager.load_plugin(WORKBENCH)
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as fh:
+        fh.truncate(100 * 1024 * 1024)
+
+    class Blob:
+        def to_temp_file(self) -> str:
+            return str(big)
+
+    proxy = manager.get_plugin(WORKBENCH)
+    sent: list[int] = []
+    original = proxy.client._sync.send
+
+    def counting_send(request, **kw):
+        sent.append(len(request.content))
+        return original(request, **kw)
+
+    proxy.client._sync.send = counting_send
+    try:
+        started = time.perf_counter()
+        result = manager.execute_plugin(WORKBENCH, action="file_size", path=Blob())
+        elapsed = time.perf_counter() - started
+    finally:
+        proxy.client._sync.send = original
+    assert result["size"] == 100 * 1024 * 1024
+    assert max(sent) < 1024                       # only the path crossed HTTP
+    assert not Path(result["path"]).exists()      # the exchange copy is gone after the call
+    print(f"100 MB FileBackedDTO call: {elapsed * 1000:.1f} ms, request body {max(sent)} bytes")
+    with pytest.raises(PathNotVisibleError):
+        manager.execute_plugin(WORKBENCH, action="file_size", path=Path("/etc/hostname"))
+
+
+def test_container_has_secure_defaults_and_no_token_in_inspect(manager, engine):
+    manager.load_plugin(WORKBENCH)
+    proxy = manager.get_plugin(WORKBENCH)
+    facts = manager.execute_plugin(WORKBENCH, action="whoami")
+    assert facts["uid"] != 0
+    assert "CapEff:\t0000000000000000" in facts["caps"]
+    assert "NoNewPrivs:\t1" in facts["caps"]
+    doc = engine.api.inspect_container(proxy.container.id)
+    token = proxy.container.folder.token_file.read_text()
+    assert token not in json.dumps(doc)
+    assert doc["HostConfig"]["NetworkMode"] == "none"
+    assert doc["HostConfig"]["CapDrop"] == ["ALL"]
+    assert not any("TOKEN=" in e for e in doc["Config"]["Env"])
+
+
+def test_request_without_token_gets_401(manager):
+    import httpx
+
+    manager.load_plugin(WORKBENCH)
+    proxy = manager.get_plugin(WORKBENCH)
+    transport = httpx.HTTPTransport(uds=proxy.client.address.socket_path)
+    with httpx.Client(transport=transport, base_url="http://worker") as bare:
+        assert bare.get("/health").status_code == 200
+        for method, path in [("GET", "/progress"), ("POST", "/execute"), ("GET", "/config"),
+                             ("POST", "/cancel"), ("GET", "/stats"), ("POST", "/cleanup")]:
+            assert bare.request(method, path).status_code == 401, path

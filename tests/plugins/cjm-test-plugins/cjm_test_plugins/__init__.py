@@ -1,0 +1,1 @@
+"""Test plugins for cjm-docker's runtime tests: one image, many plugin classes."""
