@@ -83,6 +83,21 @@ class ContainerState:
 
 
 @dataclass(frozen=True)
+class ServiceTask:
+    """One task (replica) of a Swarm service, as the manager reports it."""
+
+    id: str
+    slot: int | None
+    node_id: str
+    state: str                 # new, pending, ..., running, complete, failed, shutdown, ...
+    desired_state: str         # running while Swarm wants it up
+    container_id: str          # "" until the node started a container
+    host_ports: dict[int, int]  # target port -> published port, for host-mode ports
+    message: str               # the task's error, else its status message
+    exit_code: int | None
+
+
+@dataclass(frozen=True)
 class BuildEvent:
     """One line of build progress."""
 
@@ -373,9 +388,20 @@ class Engine:
         except docker.errors.APIError as exc:
             if exc.status_code == 404:
                 return False
-            if exc.status_code == 409 and "already in progress" in _explain(exc):
+            if exc.status_code == 409 and "in progress" in _explain(exc):
+                self._wait_removed(container_id)  # an auto-remove is under way: let it finish
                 return True
             raise EngineError(f"Cannot remove container {container_id[:12]}: {_explain(exc)}") from exc
+
+    def _wait_removed(self, container_id: str, timeout: float = 15) -> None:
+        try:
+            self.api.wait(container_id, timeout=timeout, condition="removed")
+        except (docker.errors.NotFound, requests.exceptions.ReadTimeout):
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 404:
+                raise EngineError(f"Container {container_id[:12]} is not going away: "
+                                  f"{_explain(exc)}") from exc
 
     def wait_container(self, container_id: str, timeout: float | None = None) -> int | None:
         """Block until the container exits; its exit code (None when it vanished)."""
@@ -417,6 +443,17 @@ class Engine:
                 return None
             raise EngineError(f"Cannot read stats of {container_id[:12]}: {_explain(exc)}") from exc
 
+    def container_events(self, labels: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Subscribe now to die/oom events of containers carrying ``labels``; iterate to read.
+
+        The subscription is made before this returns, so no event after the call is missed.
+        Closing the returned iterator ends the subscription.
+        """
+        stream = self._call(self.api.events, decode=True, filters={
+            "type": "container", "event": ["die", "oom"],
+            "label": [f"{k}={v}" for k, v in labels.items()]})
+        return _closing_events(stream)
+
     def run_once(self, spec: ContainerSpec, timeout: float = 300) -> tuple[int, str, str]:
         """Run a container to completion; returns (exit code, stdout, stderr) and removes it."""
         container_id = self.create_and_start(spec)
@@ -436,6 +473,43 @@ class Engine:
         self._call(self.api.put_archive, container_id, folder, io.BytesIO(tar_bytes).getvalue())
 
 
+    # -- swarm (read-only: stacks are deployed by the docker CLI) -----------------------------
+
+    def local_node_id(self) -> str | None:
+        """This engine's Swarm node id, or None when it is not part of an active swarm."""
+        swarm = self.info().get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active":
+            return None
+        return swarm.get("NodeID") or None
+
+    def service_tasks(self, service: str) -> list[ServiceTask]:
+        """The tasks of a Swarm service (by name or id), newest state of each.
+
+        Raises:
+            EngineError: no such service, or this engine is not a swarm manager.
+        """
+        spec = self._call(self.api.inspect_service, service)
+        rows = self._call(self.api.tasks, filters={"service": spec["ID"]})
+        return [_task_from_doc(row) for row in rows if row.get("ServiceID") == spec["ID"]]
+
+    def node_address(self, node_id: str) -> str | None:
+        """The address a Swarm node advertises (where its host-mode ports listen)."""
+        doc = self._call(self.api.inspect_node, node_id)
+        return ((doc.get("Status") or {}).get("Addr") or None) if doc else None
+
+    def network_addresses(self, network: str) -> dict[str, str]:
+        """IPv4 address of each container on a local network, by container id ({} when absent)."""
+        try:
+            doc = self.api.inspect_network(network)
+        except docker.errors.NotFound:
+            return {}
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise EngineError(f"Cannot inspect network {network}: {_explain(exc)}") from exc
+        return {cid: (entry.get("IPv4Address") or "").split("/")[0]
+                for cid, entry in (doc.get("Containers") or {}).items()
+                if entry.get("IPv4Address")}
+
+
 def _state_from_inspect(doc: dict[str, Any]) -> ContainerState:
     state = doc.get("State") or {}
     ports = (doc.get("NetworkSettings") or {}).get("Ports") or {}
@@ -452,3 +526,27 @@ def _state_from_inspect(doc: dict[str, Any]) -> ContainerState:
         image=(doc.get("Config") or {}).get("Image", ""), host_port=host_port,
         started_at=state.get("StartedAt", ""),
     )
+
+
+def _task_from_doc(doc: dict[str, Any]) -> ServiceTask:
+    status = doc.get("Status") or {}
+    ports = (status.get("PortStatus") or {}).get("Ports") or []
+    container = status.get("ContainerStatus") or {}
+    return ServiceTask(
+        id=doc["ID"], slot=doc.get("Slot"), node_id=doc.get("NodeID", ""),
+        state=status.get("State", ""), desired_state=doc.get("DesiredState", ""),
+        container_id=container.get("ContainerID", ""),
+        host_ports={int(p["TargetPort"]): int(p["PublishedPort"]) for p in ports
+                    if p.get("PublishMode") == "host" and p.get("PublishedPort")},
+        message=status.get("Err") or status.get("Message", ""),
+        exit_code=container.get("ExitCode"),
+    )
+
+
+def _closing_events(stream: Any) -> Iterator[dict[str, Any]]:
+    try:
+        yield from stream
+    except (requests.exceptions.RequestException, docker.errors.DockerException):
+        return
+    finally:
+        stream.close()

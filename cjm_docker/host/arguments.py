@@ -75,8 +75,5 @@ class PreparedCall:
     def discard(self) -> None:
         """Delete the exchange files this call created."""
         for path in self.created:
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
+            path.unlink(missing_ok=True)
         self.created.clear()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from cjm_docker.errors import (
     ProtocolError,
     WorkerCrashedError,
 )
+from cjm_docker.host.exits import exit_recorder
 from cjm_docker.host.lease import lease_keeper
 from cjm_docker.host.owner import Owner
 from cjm_docker.host.readiness import ReadinessWait
@@ -82,6 +82,7 @@ class PluginContainer:
             PluginStartError: the worker exited or did not get ready (log tail attached);
                 nothing is left behind.
         """
+        self.exits = exit_recorder(self.engine, self.owner.pid)  # subscribed before the start
         folder, token = RuntimeFolder.create(self.config.resolved_runtime_dir, self.name)
         self.folder = folder
         try:
@@ -126,6 +127,7 @@ class PluginContainer:
             gpu_device_ids=gpu_device_ids, read_only_rootfs=settings.read_only_rootfs,
             tmpfs={"/tmp": "rw,nosuid,size=256m"} if settings.read_only_rootfs else {},
             stop_timeout=int(self.config.docker.stop_timeout),
+            auto_remove=True,  # a worker whose host died (lease expired) leaves nothing behind
         )
 
     def _address(self) -> WorkerAddress:
@@ -142,7 +144,6 @@ class PluginContainer:
         socket_path = self.folder.socket
         tcp = self.config.docker.transport is Transport.TCP
         wait = ReadinessWait(timeout=self.config.docker.start_timeout)
-        last_state_check = 0.0
         while True:
             if tcp or socket_path.exists():
                 try:
@@ -161,10 +162,7 @@ class PluginContainer:
                 if status == wire.WorkerState.FAILED.value:
                     raise self._start_failure(f"Its worker could not load the plugin: "
                                               f"{health.get('error') or 'see the log'}.")
-            now = wait.clock()
-            if now - last_state_check >= 0.1:
-                last_state_check = now
-                self._raise_if_exited()
+            self._raise_if_exited()
             if wait.expired():
                 raise self._start_failure(
                     f"Its worker was not ready after {wait.timeout:.0f} s.",
@@ -172,15 +170,14 @@ class PluginContainer:
             wait.sleep()
 
     def _raise_if_exited(self) -> None:
-        state = self.engine.container_state(self.id) if self.id else None
-        if state is None:
-            raise self._start_failure("Its container disappeared during start-up.")
-        if not state.running and state.status not in ("created", "restarting"):
+        # The engine's die event, recorded in the background: no API call per poll.
+        ended = self.exits.exit_of(self.id) if self.id else None
+        if ended is not None:
             oom = " (killed by the out-of-memory killer: raise resources.memory)" \
-                if state.oom_killed else ""
+                if ended.oom_killed else ""
             raise self._start_failure(
-                f"Its worker exited with code {state.exit_code} during start-up{oom}.",
-                exit_code=state.exit_code)
+                f"Its worker exited with code {ended.exit_code} during start-up{oom}.",
+                exit_code=ended.exit_code)
 
     def _start_failure(self, reason: str, *, exit_code: int | None = None,
                        hint: str | None = None) -> PluginStartError:
@@ -232,27 +229,27 @@ class PluginContainer:
     def crash_error(self, during: str, settle: float = 2.0) -> CjmDockerError | None:
         """If the container died, the error that says how; None when it still runs.
 
-        A broken connection usually means the worker is exiting: the engine may still report
-        the container running for a few milliseconds, so it is asked again for up to
-        ``settle`` seconds before the connection failure is taken as a transient one.
+        A broken connection usually means the worker is exiting: its die event may take a few
+        milliseconds, so it is awaited for up to ``settle`` seconds before the failure is taken
+        as a transient one.
         """
-        state = self.state()
-        deadline = time.monotonic() + settle
-        while state is not None and state.running and time.monotonic() < deadline:
-            time.sleep(0.05)
-            state = self.state()
-        if state is not None and state.running:
+        if self.id is None:
             return None
-        if state is None:
+        ended = self.exits.exit_of(self.id, wait=settle)
+        if ended is None:
+            if self.state() is not None:
+                return None
             reason = "its container was removed from outside"
-        elif state.oom_killed:
+        elif ended.oom_killed:
             reason = "the kernel's out-of-memory killer stopped it (raise resources.memory)"
+        elif ended.exit_code == 137:
+            reason = "it was killed (SIGKILL) from outside"
         else:
-            reason = f"its worker exited with code {state.exit_code}"
+            reason = f"its worker exited with code {ended.exit_code}"
         return WorkerCrashedError(
             f"Plugin '{self.manifest.name}' crashed during {during}: {reason}.",
-            plugin=self.manifest.name, exit_code=state.exit_code if state else None,
-            oom_killed=bool(state and state.oom_killed), log_tail=self.log_tail(),
+            plugin=self.manifest.name, exit_code=ended.exit_code if ended else None,
+            oom_killed=bool(ended and ended.oom_killed), log_tail=self.log_tail(),
             hint="The next call starts a fresh container.")
 
     # -- stop -------------------------------------------------------------------------------
@@ -273,6 +270,7 @@ class PluginContainer:
             lease_keeper(self.config.docker.lease_timeout).discard(self.folder.lease_file)
         if self.id:
             self.engine.remove_container(self.id, force=True)
+            self.exits.forget(self.id)
             self.id = None
         if self.folder is not None:
             self.folder.remove()

@@ -172,7 +172,7 @@ class PluginManager:
         if not metas:
             return {}
         with ThreadPoolExecutor(max_workers=min(8, len(metas))) as pool:
-            return dict(zip([m.name for m in metas], pool.map(load, metas)))
+            return dict(zip([m.name for m in metas], pool.map(load, metas), strict=True))
 
     def unload_plugin(self, name: str) -> bool:
         """Run the plugin's cleanup and remove its container; False when it was not loaded."""

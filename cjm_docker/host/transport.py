@@ -29,10 +29,20 @@ from cjm_docker.errors import (
 CONTROL_TIMEOUT = 10.0
 _JSON = {"content-type": "application/json"}
 _TRANSPORT_ERRORS = (httpx.TransportError,)
+# No connection was opened, so the request never left this host (ConnectTimeout is also a
+# TimeoutException: these are caught first).
+_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 class WorkerUnreachable(PluginError):
     """The connection to the worker failed or broke (the caller checks whether it died)."""
+
+
+class WorkerConnectError(WorkerUnreachable):
+    """No connection could be opened: the request never reached the worker.
+
+    Any call, ``execute`` included, may be retried elsewhere after this one (attach mode does).
+    """
 
 
 @dataclass(frozen=True)
@@ -58,11 +68,16 @@ class WorkerClient:
         address: where the worker listens.
         token: the container's secret token (sent on every call but health).
         plugin: the plugin name, for error messages.
+        connect_timeout: seconds to open a connection, even for calls without a timeout
+            (None: the call's own timeout). Attach mode sets it so that a dead replica's
+            address fails fast instead of hanging an ``execute``.
     """
 
-    def __init__(self, address: WorkerAddress, token: str, plugin: str):
+    def __init__(self, address: WorkerAddress, token: str, plugin: str, *,
+                 connect_timeout: float | None = None):
         self.address = address
         self.plugin = plugin
+        self.connect_timeout = connect_timeout
         self._headers = {"authorization": f"{wire.AUTH_SCHEME} {token}"}
         self._sync = httpx.Client(transport=self._transport(), base_url=address.base_url,
                                   headers=self._headers, timeout=None)
@@ -84,6 +99,19 @@ class WorkerClient:
             self._async_loop = loop
         return self._async
 
+    def _timeout(self, timeout: float | None) -> float | None | httpx.Timeout:
+        if self.connect_timeout is None:
+            return timeout
+        connect = self.connect_timeout if timeout is None else min(timeout, self.connect_timeout)
+        return httpx.Timeout(timeout, connect=connect)
+
+    def _unreachable(self, exc: httpx.TransportError, during: str) -> WorkerUnreachable:
+        if isinstance(exc, _CONNECT_ERRORS):
+            return WorkerConnectError(f"Cannot connect to the worker at {self.address.describe()} "
+                                      f"for {during}: {exc!r}", plugin=self.plugin)
+        return WorkerUnreachable(f"Connection to the worker broke during {during}: {exc!r}",
+                                 plugin=self.plugin)
+
     # -- unary calls ------------------------------------------------------------------------
 
     def call(self, method: str, path: str, body: Any = None, *,
@@ -92,7 +120,10 @@ class WorkerClient:
         content = encode_body(body) if body is not None else None
         try:
             response = self._sync.request(method, path, content=content,
-                                          headers=_JSON if content else None, timeout=timeout)
+                                          headers=_JSON if content else None,
+                                          timeout=self._timeout(timeout))
+        except _CONNECT_ERRORS as exc:
+            raise self._unreachable(exc, path) from exc
         except httpx.TimeoutException as exc:
             raise WorkerTimeoutError(f"{method} {path} got no answer within {timeout} s.",
                                      plugin=self.plugin) from exc
@@ -107,7 +138,10 @@ class WorkerClient:
         content = encode_body(body) if body is not None else None
         try:
             response = await self._async_client().request(
-                method, path, content=content, headers=_JSON if content else None, timeout=timeout)
+                method, path, content=content, headers=_JSON if content else None,
+                timeout=self._timeout(timeout))
+        except _CONNECT_ERRORS as exc:
+            raise self._unreachable(exc, path) from exc
         except httpx.TimeoutException as exc:
             raise WorkerTimeoutError(f"{method} {path} got no answer within {timeout} s.",
                                      plugin=self.plugin) from exc
@@ -126,7 +160,7 @@ class WorkerClient:
         """POST and yield each data frame's value; an error frame is raised, never yielded."""
         try:
             with self._sync.stream("POST", path, content=encode_body(body), headers=_JSON,
-                                   timeout=timeout) as response:
+                                   timeout=self._timeout(timeout)) as response:
                 if response.status_code != 200:
                     response.read()
                     self._decode(response, path)
@@ -139,6 +173,8 @@ class WorkerClient:
                             yield from self._frame(line)
                 if buffer:
                     yield from self._frame(buffer)
+        except _CONNECT_ERRORS as exc:
+            raise self._unreachable(exc, "a stream") from exc
         except httpx.TimeoutException as exc:
             raise WorkerTimeoutError(f"Stream {path} stalled past {timeout} s.",
                                      plugin=self.plugin) from exc
@@ -151,7 +187,8 @@ class WorkerClient:
         """The async twin of ``stream``."""
         try:
             async with self._async_client().stream("POST", path, content=encode_body(body),
-                                                   headers=_JSON, timeout=timeout) as response:
+                                                   headers=_JSON,
+                                                   timeout=self._timeout(timeout)) as response:
                 if response.status_code != 200:
                     await response.aread()
                     self._decode(response, path)
@@ -166,6 +203,8 @@ class WorkerClient:
                 if buffer:
                     for value in self._frame(buffer):
                         yield value
+        except _CONNECT_ERRORS as exc:
+            raise self._unreachable(exc, "a stream") from exc
         except httpx.TimeoutException as exc:
             raise WorkerTimeoutError(f"Stream {path} stalled past {timeout} s.",
                                      plugin=self.plugin) from exc

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from cjm_docker import labels
 from cjm_docker.config import BootstrapPolicy, CjmConfig
-from cjm_docker.engine import BuildEvent, Engine
+from cjm_docker.engine import Engine
 from cjm_docker.errors import BaseImageMissingError, ImageError
 from cjm_docker.images.bases import (
     MICROMAMBA_ALIAS,
@@ -116,8 +116,8 @@ class RuntimeSetup:
                            f"{alias} from Debian {suite} instead")
         rootfs = rootfs_ref(suite)
         if force or not self.engine.image_exists(rootfs):
-            self._make_rootfs(suite, rootfs)
-        self._build_python_base(rootfs, alias, python_version)
+            self.make_rootfs(suite, rootfs)
+        self.build_python_base(rootfs, alias, python_version)
         return BaseOutcome(alias, "bootstrapped", f"debootstrap {suite} + images/python-base",
                            time.perf_counter() - started)
 
@@ -130,7 +130,13 @@ class RuntimeSetup:
         self.engine.tag_image(ref, alias)
         return "pulled"
 
-    def _make_rootfs(self, suite: str, rootfs: str) -> None:
+    def make_rootfs(self, suite: str, rootfs: str) -> None:
+        """debootstrap ``suite`` (minbase + python3, python3-venv, ca-certificates), prune apt's
+        caches, and import it as image ``rootfs``.
+
+        Raises:
+            BaseImageMissingError: debootstrap is missing, not root, or failed (output attached).
+        """
         debootstrap = shutil.which("debootstrap")
         if debootstrap is None:
             raise BaseImageMissingError(
@@ -193,7 +199,8 @@ class RuntimeSetup:
                 self.engine.remove_image(rootfs, force=True)
                 raise BaseImageMissingError(f"tar of the root filesystem failed: {err.strip()}")
 
-    def _build_python_base(self, rootfs: str, alias: str, python_version: str) -> None:
+    def build_python_base(self, rootfs: str, alias: str, python_version: str) -> None:
+        """Build ``images/python-base`` on ``rootfs`` and tag it ``alias``."""
         folder = images_dir() / "python-base"
         self.reporter.step(f"building {alias} from {folder}")
         self.engine.build(

@@ -13,6 +13,7 @@ A failure at any step removes what this attempt made: no tag, no container, no m
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections.abc import Callable, Iterable
@@ -229,10 +230,9 @@ class ImageBuilder:
         if previous.name != current.name:
             (self.config.manifests_dir / f"{previous.name}.json").unlink(missing_ok=True)
         if previous.image != current.image:
-            try:
+            # a container may still use it: then it stays, for `docker image prune` later
+            with contextlib.suppress(CjmDockerError):
                 self.engine.remove_image(previous.image)
-            except CjmDockerError:
-                pass  # a container still uses it; `cjm-ctl gc` and `docker image prune` remain
 
 
 def _stream(files: Iterable[ContextFile]) -> io.BytesIO:

@@ -109,6 +109,9 @@ class EventHub:
             if not subs:
                 del self._subscribers[job_id]
 
+    def has_subscribers(self, job_id: str) -> bool:
+        return job_id in self._subscribers
+
     def publish(self, event: JobEvent) -> None:
         subs = self._subscribers.get(event.job_id)
         if not subs:

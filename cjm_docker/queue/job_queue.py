@@ -329,17 +329,25 @@ class JobQueue:
         tracked.run = JobRun(job, self.manager, self._settings,
                              lambda kind, job=job: self._publish(job, kind))
         self._lanes[job.plugin_name] = tracked  # reserved now, before any await
+        try:  # queued now, so it shares a commit with the previous job's result
+            journaled: asyncio.Future | JournalError | None = self._journal.mark_running(job)
+        except JournalError as exc:
+            journaled = exc
         self._publish(job, EventKind.STARTED)
-        task = asyncio.get_running_loop().create_task(self._run(tracked))
+        task = asyncio.get_running_loop().create_task(self._run(tracked, journaled))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, tracked: _Tracked) -> None:
+    async def _run(self, tracked: _Tracked,
+                   journaled: asyncio.Future | JournalError | None) -> None:
         job, run = tracked.job, tracked.run
         assert run is not None
         try:
             try:
-                await self._journal.mark_running(job)  # durable before the call is sent
+                if isinstance(journaled, JournalError):
+                    raise journaled
+                if journaled is not None:
+                    await journaled  # durable before the call is sent
             except JournalError as exc:
                 job.error, job.error_type = f"Not run: {exc}", type(exc).__name__
                 job.move_to(JobStatus.FAILED)
@@ -455,7 +463,8 @@ class JobQueue:
             self._hub.unsubscribe(job_id, subscription)
 
     def _publish(self, job: Job, kind: EventKind) -> None:
-        self._hub.publish(JobEvent.of(job, kind))
+        if self._hub.has_subscribers(job.id):
+            self._hub.publish(JobEvent.of(job, kind))
 
     def get_job_logs(self, job_id: str, lines: int = 100) -> str:
         """The last ``lines`` lines this job's plugin logged while it ran ("" if unknown)."""

@@ -171,6 +171,7 @@ class JobJournal:
             self._init_schema()
             self._finish_counter = self._conn.execute(
                 "SELECT COALESCE(MAX(finish_seq), 0) FROM jobs").fetchone()[0]
+            self._pruned_upto = 0
         except sqlite3.Error as exc:
             self._release_lock()
             raise JournalError(f"Cannot open the job journal {self.path}: {exc}",
@@ -295,16 +296,19 @@ class JobJournal:
             return
         with self._conn_lock:
             self._run_batch(batch)
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
         for op in batch:
-            future = op.future
-            if future is None:
+            if op.future is None:
                 if op.error is not None:
                     log.error("Job journal write failed: %s", op.error)
-            elif not future.done():
-                if op.error is not None:
-                    future.set_exception(op.error)
-                else:
-                    future.set_result(op.result)
+            elif op.future.get_loop() is here:
+                _settle(op)
+            else:  # flushed from another thread (close() during a stop): hand it over
+                with contextlib.suppress(RuntimeError):
+                    op.future.get_loop().call_soon_threadsafe(_settle, op)
         self._maybe_checkpoint()
 
     def _run_batch(self, batch: list[_Op]) -> None:
@@ -313,7 +317,10 @@ class JobJournal:
                 op.error = self.failure
             return
         try:
-            self._conn.execute("BEGIN")
+            # One statement commits by itself (autocommit); more share one transaction.
+            single = len(batch) == 1 and not self._prune_due()
+            if not single:
+                self._conn.execute("BEGIN")
             for op in batch:
                 try:
                     op.result = op.fn(self._conn)
@@ -322,8 +329,9 @@ class JobJournal:
                                            path=str(self.path))
                 except Exception as exc:  # noqa: BLE001 - one bad write must not lose the rest
                     op.error = exc
-            self._prune()
-            self._conn.execute("COMMIT")
+            if not single:
+                self._prune()
+                self._conn.execute("COMMIT")
             self.commits += 1
             self._since_checkpoint += 1
         except sqlite3.Error as exc:
@@ -337,13 +345,20 @@ class JobJournal:
             for op in batch:
                 op.error = self.failure
 
+    def _prune_due(self) -> bool:
+        """Whether a finish since the last prune pushed the oldest beyond ``history_limit``
+        (finishes are counted, so this is a comparison, not a query)."""
+        return self.history_limit is not None and \
+            self._finish_counter + 1 - self.history_limit > self._pruned_upto
+
     def _prune(self) -> None:
         if self.history_limit is None:
             return
         cutoff = self._finish_counter - self.history_limit
-        if cutoff > 0:
+        if cutoff > self._pruned_upto:
             self._conn.execute("DELETE FROM jobs WHERE finish_seq IS NOT NULL AND finish_seq <= ?",
                                (cutoff,))
+            self._pruned_upto = cutoff
 
     def _maybe_checkpoint(self) -> None:
         if self._since_checkpoint < self.checkpoint_every:
@@ -466,3 +481,13 @@ class JobJournal:
 def _fetch(conn: sqlite3.Connection, job_id: str) -> Job | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone()
     return None if row is None else job_from_row(row)
+
+
+def _settle(op: _Op) -> None:
+    future = op.future
+    if future is None or future.done():
+        return
+    if op.error is not None:
+        future.set_exception(op.error)
+    else:
+        future.set_result(op.result)

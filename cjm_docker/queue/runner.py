@@ -63,6 +63,7 @@ class JobRun:
         self._log_start: int | None = None
         self._exec: asyncio.Task | None = None
         self._canceller: asyncio.Task | None = None
+        self._poller: asyncio.Task | None = None
 
     # -- running ------------------------------------------------------------------------------
 
@@ -75,15 +76,25 @@ class JobRun:
         proxy = self.manager.get_plugin(job.plugin_name)
         self._container = getattr(proxy, "container", None)
         self._log_start = self._log_position()
-        self._exec = asyncio.create_task(
+        loop = asyncio.get_running_loop()
+        self._exec = loop.create_task(
             self.manager.execute_plugin_async(job.plugin_name, *job.args, **job.kwargs))
-        poller = asyncio.create_task(self._poll_progress()) \
-            if self.settings.progress_poll_interval > 0 else None
+        # The first poll comes one interval in: a short job pays nothing for progress and
+        # never shows the previous job's.
+        interval = self.settings.progress_poll_interval
+        timer = loop.call_later(interval, self._start_polling) if interval > 0 else None
         try:
-            await asyncio.wait({self._exec})
+            await self._exec
+        except asyncio.CancelledError:
+            if not self._dropped_by_escalation():
+                raise  # our own task is being cancelled
+        except Exception:  # noqa: BLE001 - read from the task below
+            pass
         finally:
-            if poller is not None:
-                poller.cancel()
+            if timer is not None:
+                timer.cancel()
+            if self._poller is not None:
+                self._poller.cancel()
             if not self._exec.done():  # our own task was cancelled: drop the call too
                 self._exec.cancel()
         if self._canceller is not None:
@@ -118,28 +129,39 @@ class JobRun:
             job.error = f"Replacing the container failed: {self.restart_error}"
             job.error_type = _qualname(self.restart_error)
 
+    def _dropped_by_escalation(self) -> bool:
+        """True when the CancelledError came from the execute call we dropped, not our task."""
+        task = asyncio.current_task()
+        cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+        if cancelling is not None and cancelling():
+            return False
+        return self.escalated and self._exec is not None and self._exec.cancelled()
+
+    def _start_polling(self) -> None:
+        if self._exec is not None and not self._exec.done():
+            self._poller = asyncio.get_running_loop().create_task(self._poll_progress())
+
     async def _poll_progress(self) -> None:
-        """Poll the worker's /progress while the job runs; the first poll waits one interval, so
-        a short job never pays for it and never shows the previous job's progress."""
-        job = self.job
+        """Poll the worker's /progress every interval while the job runs."""
         while True:
+            await self._poll_once()
             await asyncio.sleep(self.settings.progress_poll_interval)
-            proxy = self.manager.get_plugin(job.plugin_name)
-            getter = getattr(proxy, "get_progress_async", None)
-            if getter is None:
-                continue
-            try:
-                info = await getter()
-            except Exception:  # noqa: BLE001 - progress is best effort; the execute call decides
-                continue
-            try:
-                progress = float(info.get("progress", 0.0))
-            except (TypeError, ValueError):
-                continue
-            message = str(info.get("message") or "")
-            if (progress, message) != (job.progress, job.status_message):
-                job.progress, job.status_message = progress, message
-                self.notify(EventKind.PROGRESS)
+
+    async def _poll_once(self) -> None:
+        job = self.job
+        proxy = self.manager.get_plugin(job.plugin_name)
+        getter = getattr(proxy, "get_progress_async", None)
+        if getter is None:
+            return
+        try:
+            info = await getter()
+            progress = float(info.get("progress", 0.0))
+        except Exception:  # noqa: BLE001 - progress is best effort; the execute call decides
+            return
+        message = str(info.get("message") or "")
+        if (progress, message) != (job.progress, job.status_message):
+            job.progress, job.status_message = progress, message
+            self.notify(EventKind.PROGRESS)
 
     # -- logs ---------------------------------------------------------------------------------
 
@@ -160,7 +182,7 @@ class JobRun:
         if self._container is None or self._log_start is None:
             return None
         end = self._log_position()
-        if end is None:
+        if end is None or end == self._log_start:
             return ""
         start = max(self._log_start, end - MAX_LOG_BYTES)
         if end - start > _INLINE_LOG_BYTES:

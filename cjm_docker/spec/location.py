@@ -15,11 +15,13 @@ class Location:
         file: the file (or URL) the value came from.
         plugin: the plugins.yaml entry's name, when known.
         key: a dotted key path inside the entry (``resources.memory``), when there is one.
+        via: the plugins.yaml that refers to ``file`` (for environment specs).
     """
 
     file: str
     plugin: str | None = None
     key: str | None = None
+    via: str | None = None
 
     def at(self, key: str) -> Location:
         """The same place, one key deeper."""
@@ -27,7 +29,9 @@ class Location:
 
     def describe(self) -> str:
         parts = [self.file]
-        if self.plugin is not None:
+        if self.via is not None:
+            parts[0] += f" (env_file of plugin '{self.plugin}' in {self.via})"
+        elif self.plugin is not None:
             parts.append(f"plugin '{self.plugin}'")
         if self.key:
             parts.append(f"key '{self.key}'")

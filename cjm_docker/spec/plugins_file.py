@@ -98,8 +98,9 @@ class PluginEntry(BaseModel):
     """One plugin in plugins.yaml."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=NAME_PATTERN, max_length=128,
-                      description="The plugin's name in plugins.yaml; also the image repository.")
+    name: str = Field(max_length=128,
+                      description="The plugin's name in plugins.yaml; also the image repository.",
+                      json_schema_extra={"pattern": NAME_PATTERN})
     env_name: str | None = Field(default=None, description="cjm-plugin-system's conda env name (kept; unused).")
     env_file: str | None = Field(default=None, description="environment.yml: a path or an http(s) URL.")
     python_version: str | float | None = Field(default=None, description="Python X.Y (quote it: '3.10').")
@@ -119,6 +120,14 @@ class PluginEntry(BaseModel):
     import_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                     description="Top-level module holding meta.py, when not derivable.")
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.match(NAME_PATTERN, value):
+            raise ValueError(f"{value!r} is not a usable name: it names the image, so use letters, "
+                             "digits and single '.', '_' or '-' between them")
+        return value
+
     @field_validator("python_version", mode="before")
     @classmethod
     def _python_version(cls, value: Any) -> Any:
@@ -128,7 +137,8 @@ class PluginEntry(BaseModel):
             raise ValueError("must be a version such as '3.11'")
         text = str(value)
         if isinstance(value, float) and re.fullmatch(r"3\.\d", text):
-            raise ValueError(f"YAML read {value!r} as a number ({text}); quote it, e.g. '3.10'")
+            raise ValueError(f"YAML read this as the number {text} (3.10 becomes 3.1); quote the "
+                             "version, e.g. '3.10'")
         if not re.fullmatch(r"3\.\d{1,2}(\.\d{1,3})?", text):
             raise ValueError(f"{value!r} is not a Python 3 version such as '3.11'")
         return text
@@ -202,27 +212,49 @@ def _plugin_label(raw: Any, index: int) -> str:
     return f"#{index + 1}"
 
 
-def _message(error: dict[str, Any], raw_plugins: Any, path: Path) -> str:
+_UNION_NOISE = ("bool_type", "int_type", "string_type", "float_type", "model_type", "dict_type",
+                "bool_parsing", "int_parsing", "float_parsing", "is_instance_of")
+
+
+def _error_key(error: dict[str, Any], raw_plugins: Any) -> tuple[str | None, list[str]]:
     loc = list(error["loc"])
     plugin = None
     if len(loc) >= 2 and loc[0] == "plugins" and isinstance(loc[1], int):
         plugin = _plugin_label(raw_plugins[loc[1]] if isinstance(raw_plugins, list)
                                and loc[1] < len(raw_plugins) else None, loc[1])
         loc = loc[2:]
-    # pydantic adds the union member tried ("str", "GpuSpec", ...) to the path: drop those.
+    # pydantic names the union member it tried ("str", "GpuSpec", ...) in the path: drop it.
     keys = [str(p) if not isinstance(p, int) else f"[{p}]" for p in loc
             if not (isinstance(p, str) and (p[:1].isupper() or p in ("str", "int", "float", "bool")
                                             or p.startswith(("function-", "list[", "dict["))))]
-    key = ".".join(keys).replace(".[", "[") or None
+    return plugin, keys
+
+
+def _key_text(keys: list[str]) -> str | None:
+    return ".".join(keys).replace(".[", "[") or None
+
+
+def _model_at(keys: list[str], in_plugin: bool) -> type[BaseModel] | None:
+    names = [k for k in keys if not k.startswith("[")]
+    if not in_plugin:
+        return PluginsFile if len(names) == 1 else None
+    path = tuple(names[:-1])
+    return {(): PluginEntry, ("resources",): ResourcesSpec, ("volumes",): VolumeSpec,
+            ("resources", "gpu"): GpuSpec}.get(path)
+
+
+def _message(error: dict[str, Any], raw_plugins: Any, path: Path) -> str:
+    plugin, keys = _error_key(error, raw_plugins)
+    key = _key_text(keys)
     where = Location(str(path), plugin, key)
     kind = error["type"]
     if kind == "missing":
-        field = key.rsplit(".", 1)[-1] if key else "?"
-        parent = Location(str(path), plugin, key.rsplit(".", 1)[0] if key and "." in key else None)
+        field = keys[-1] if keys else "?"
+        parent = Location(str(path), plugin, _key_text(keys[:-1]))
         return f"{parent.describe()}: required key '{field}' is missing."
     if kind == "extra_forbidden":
         bad = keys[-1] if keys else "?"
-        model = PluginEntry if len(keys) == 1 and plugin else None
+        model = _model_at(keys, plugin is not None)
         allowed = sorted(model.model_fields) if model else []
         close = difflib.get_close_matches(bad, allowed, n=1)
         suggestion = f" (did you mean '{close[0]}'?)" if close else ""
@@ -230,8 +262,31 @@ def _message(error: dict[str, Any], raw_plugins: Any, path: Path) -> str:
         return f"{where.describe()}: unknown key{suggestion}.{listing}"
     text = str(error["msg"]).removeprefix("Value error, ")
     shown = error.get("input")
-    got = "" if isinstance(shown, dict | list) or shown is None else f" (got {shown!r})"
+    if isinstance(shown, dict | list):
+        got = f" (got a {'mapping' if isinstance(shown, dict) else 'list'})"
+    else:
+        got = "" if shown is None or repr(shown) in text else f" (got {shown!r})"
     return f"{where.describe()}: {text}{got}."
+
+
+def _problems(exc: ValidationError, raw_plugins: Any, path: Path) -> list[str]:
+    """One message per real problem: a union's "not a bool / not an int" attempts are dropped
+    when a more specific error about the same key exists."""
+    errors = exc.errors()
+    located = [(e, _error_key(e, raw_plugins)) for e in errors]
+    kept = []
+    for error, (plugin, keys) in located:
+        if error["type"] in _UNION_NOISE and any(
+                other is not error and p == plugin and k[:len(keys)] == keys
+                and other["type"] not in _UNION_NOISE for other, (p, k) in located):
+            continue
+        kept.append(error)
+    seen: list[str] = []
+    for error in kept or errors:
+        text = _message(error, raw_plugins, path)
+        if text not in seen:
+            seen.append(text)
+    return seen
 
 
 def load_plugins_file(path: Path) -> PluginsFile:
@@ -262,7 +317,7 @@ def load_plugins_file(path: Path) -> PluginsFile:
     try:
         parsed = PluginsFile.model_validate(doc)
     except ValidationError as exc:
-        problems = [_message(e, raw_plugins, path) for e in exc.errors()]
+        problems = _problems(exc, raw_plugins, path)
         first_plugin = next((_plugin_label(raw_plugins[e["loc"][1]], e["loc"][1])
                              for e in exc.errors() if len(e["loc"]) > 1 and e["loc"][0] == "plugins"
                              and isinstance(e["loc"][1], int) and isinstance(raw_plugins, list)

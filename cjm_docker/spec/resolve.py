@@ -156,7 +156,7 @@ def resolve_entry(entry: PluginEntry, plugins_file: PluginsFile, *,
     if entry.env_file:
         text, shown = read_env_file(entry.env_file, base_dir, where.at("env_file"),
                                     extra_ca_files=extra_ca_files)
-        env = parse_environment(text, Location(shown, entry.name))
+        env = parse_environment(text, Location(shown, entry.name, via=str(source)))
     package = parse_package(entry.package, base_dir, where.at("package"))
     libs = tuple(parse_package(lib, base_dir, where.at(f"interface_libs[{i}]"))
                  for i, lib in enumerate(entry.interface_libs))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cjm_docker.telemetry.cgroup_stats import CgroupStatsSource
 from cjm_docker.telemetry.cgroups import gpu_memory_by_container
 from cjm_docker.telemetry.containers import ContainerStatsReader, StatsSource
 from cjm_docker.telemetry.gpu import GpuInfo, GpuProcess, GpuProvider, detect_gpu_provider
@@ -82,20 +83,24 @@ class Telemetry:
     """Reads host, GPU and container figures; every source can be replaced.
 
     Args:
-        engine: the Docker engine (for container stats); None: no container figures.
+        engine: the Docker engine, for container figures where the cgroup files are not
+            visible from here; None: no container figures.
         gpu: the GPU provider; by default the first of NVML, nvidia-smi that works (on first use).
         host: the host monitor (default: psutil).
         proc_root: where ``/proc`` is (to map GPU processes to containers).
+        cgroup_root: where the cgroup hierarchy is mounted.
         stats_window: seconds between the two samples of a container's first CPU reading.
     """
 
     def __init__(self, engine: StatsSource | None = None, *, gpu: GpuProvider | None = None,
                  host: HostMonitor | None = None, proc_root: Path = Path("/proc"),
-                 stats_window: float = 0.25):
+                 cgroup_root: Path = Path("/sys/fs/cgroup"), stats_window: float = 0.25):
         self._gpu = gpu
         self._host = host
         self.proc_root = proc_root
-        self.containers = ContainerStatsReader(engine, window=stats_window) \
+        # Container figures from the cgroup files where visible (no wait), else the engine.
+        source = CgroupStatsSource(engine, cgroup_root=cgroup_root, proc_root=proc_root)
+        self.containers = ContainerStatsReader(source, window=stats_window) \
             if engine is not None else None
 
     @property

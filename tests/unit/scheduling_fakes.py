@@ -138,7 +138,8 @@ class FakeMachine:
     # -- telemetry over all of it ---------------------------------------------------------
     def telemetry(self) -> Telemetry:
         return Telemetry(self, gpu=NvmlProvider(nvml=self), host=HostMonitor(self),
-                         proc_root=self.proc_root, stats_window=0.0)
+                         proc_root=self.proc_root, cgroup_root=self.proc_root / "no-cgroup",
+                         stats_window=0.0)
 
 
 class FakeContainer:

@@ -40,7 +40,8 @@ CASES = [
     Case("malformed-yaml", "plugins: [ {name: x\n", ("not valid YAML",)),
     Case("top-level-list", "- name: x\n", ("must be a mapping with a 'plugins' list",)),
     Case("plugins-not-list", "plugins: 5\n", ("must be a list of plugin entries",), key="plugins"),
-    Case("unknown-top-key", "plugin:\n  - name: x\n", ("unknown key",), key="plugin"),
+    Case("unknown-top-key", "plugin:\n  - name: x\n", ("unknown key (did you mean 'plugins'?)",),
+         key="plugin"),
     Case("unknown-plugin-key", "plugins:\n  - name: demo\n    pakage: x\n    package: y\n",
          ("unknown key (did you mean 'package'?)",), plugin="demo", key="pakage"),
     Case("missing-package", "plugins:\n  - name: demo\n    env_name: x\n",
@@ -49,8 +50,8 @@ CASES = [
          plugin="#1"),
     Case("duplicate-names", entry() + "  - name: Demo\n    package: other\n",
          ("share this name",), plugin="Demo", key="name"),
-    Case("bad-name", entry(name="'bad name!'"), ("should match pattern",), key="name"),
-    Case("python-version-float", entry("python_version: 3.10"), ("quote it",),
+    Case("bad-name", entry(name="'bad name!'"), ("is not a usable name",), key="name"),
+    Case("python-version-float", entry("python_version: 3.10"), ("quote the version",),
          plugin="demo", key="python_version"),
     Case("python-version-bad", entry("python_version: '2.7'"), ("not a Python 3 version",),
          plugin="demo", key="python_version"),
@@ -149,6 +150,7 @@ def test_bad_input(case: Case, workdir: Path, cjm_ctl, no_docker, http_server: s
     result = cjm_ctl(*case.args)
     message = " ".join(result.err.split())
     assert result.code != 0, result.text
+    print(f"\n[{case.id}] {message}")
     assert message.startswith("Error: "), result.text
     for fragment in case.expect:
         assert fragment in message, f"{fragment!r} not in {message!r}"

@@ -71,7 +71,7 @@ def test_layers_are_ordered_for_the_cache() -> None:
     marks = ["FROM cjm-docker/base-python:3.11", "apt-get install", "python3 -m venv",
              "COPY cjm/runtime/", "COPY cjm/plugin/", "LABEL ", "USER 10001:10001", "CMD "]
     positions = [text.index(m) for m in marks]
-    assert positions == sorted(positions), list(zip(marks, positions))
+    assert positions == sorted(positions), list(zip(marks, positions, strict=True))
     # dependencies come before the plugin's code, so a code change keeps the environment layers
     assert text.index("'httpx>=0.27'") < text.index("COPY cjm/plugin/")
     assert "--no-deps --no-build-isolation /opt/cjm/plugin" in text

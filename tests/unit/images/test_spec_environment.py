@@ -9,7 +9,7 @@ from cjm_docker.errors import SpecError
 from cjm_docker.spec import Flavor, parse_environment
 from cjm_docker.spec.location import Location
 
-WHERE = Location("environment.yml", "demo")
+WHERE = Location("environment.yml", "demo", via="plugins.yaml")
 
 
 def test_pip_only_spec_selects_the_python_flavor() -> None:
@@ -62,5 +62,5 @@ def test_python_constraints(spec: str, minor: str | None) -> None:
 def test_bad_specs_name_the_file_and_key(text: str, fragment: str) -> None:
     with pytest.raises(SpecError) as info:
         parse_environment(text, WHERE)
-    assert "environment.yml" in str(info.value) and "plugin 'demo'" in str(info.value)
+    assert "environment.yml (env_file of plugin 'demo' in plugins.yaml)" in str(info.value)
     assert fragment in str(info.value)
