@@ -31,6 +31,9 @@ from cjm_docker.errors import (
 
 BUILD_LOG_TAIL_LINES = 30
 _STEP_RE = re.compile(r"^Step \d+/\d+ : ")
+_ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# The classic builder's own bookkeeping lines: not the failing step's output.
+_NOISE_RE = re.compile(r"^\s*(---> |Removing intermediate container )")
 
 
 @dataclass(frozen=True)
@@ -264,14 +267,16 @@ class Engine:
                                      step=step, log_tail="\n".join(tail))
                 if "aux" in chunk and "ID" in chunk["aux"]:
                     image_id = chunk["aux"]["ID"]
-                for line in str(chunk.get("stream", "")).splitlines():
+                for line in _ANSI_RE.sub("", str(chunk.get("stream", ""))).splitlines():
                     if not line.strip():
                         continue
                     if _STEP_RE.match(line):
                         step = line.strip()
                         kind = "step"
+                        tail.clear()  # the tail shows the output of the step that fails
                     else:
-                        tail.append(line)
+                        if not _NOISE_RE.match(line):
+                            tail.append(line)
                         kind = "output"
                     if on_event:
                         on_event(BuildEvent(kind, line))

@@ -34,7 +34,7 @@ from cjm_docker.deploy.compose import (
     plan_services,
     unescape,
 )
-from cjm_docker.errors import ConfigError
+from cjm_docker.errors import ConfigError, ManifestError
 from cjm_docker.host.runtime_folder import give_to_container
 from cjm_docker.manifest import Manifest, write_manifest
 
@@ -120,6 +120,27 @@ def write_bundle(manifests: Sequence[Manifest], folder: Path, options: ComposeOp
     else:
         (folder / GPU_FILE).unlink(missing_ok=True)
     return read_bundle(folder)
+
+
+def installed_manifests(names: Sequence[str], manifests_dir: Path) -> list[Manifest]:
+    """The manifests install-all wrote for these plugins (plugins.yaml or manifest names),
+    in the order given.
+
+    Raises:
+        ManifestError: a plugin has no manifest (it was never installed).
+    """
+    from cjm_docker.images.inventory import read_manifests
+
+    installed = [m for _, m in read_manifests(manifests_dir)]
+    found = []
+    for name in names:
+        manifest = next((m for m in installed if m.spec_name == name), None) or \
+            next((m for m in installed if m.name == name), None)
+        if manifest is None:
+            raise ManifestError(f"Plugin '{name}' has no manifest in {manifests_dir}.",
+                                plugin=name, hint="Build it first: `cjm-ctl install-all`.")
+        found.append(manifest)
+    return found
 
 
 def _ensure_token(path: Path) -> None:

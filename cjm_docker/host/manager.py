@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import Engine
@@ -30,8 +30,12 @@ from cjm_docker.host.discovery import default_search_paths, discover
 from cjm_docker.host.owner import new_session_id
 from cjm_docker.host.proxy import RemotePluginProxy
 from cjm_docker.host.resources import ResourceBroker
+from cjm_docker.manifest import parse_manifest
 from cjm_docker.metadata import PluginMeta
 from cjm_docker.scheduling import PermissiveScheduler, ResourceScheduler
+
+if TYPE_CHECKING:
+    from cjm_docker.deploy.attach import Attachment
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,7 @@ class PluginManager:
         self._busy: dict[str, int] = {}
         self._lock = threading.RLock()
         self._name_locks: dict[str, threading.Lock] = {}
+        self.attachments: dict[str, Attachment] = {}   # attach mode: plugins deployed elsewhere
 
     @property
     def engine(self) -> Engine:
@@ -142,9 +147,17 @@ class PluginManager:
                     self.update_plugin_config(meta.name, config)
                 return True
             effective = configs.effective_config(meta.name, meta.config_schema, config)
-            placement = self.resources.place(meta)   # GPU device ids; raises GpuUnavailableError
-            proxy = RemotePluginProxy(meta.manifest, config=self.config, engine=self.engine,
-                                      session=self.session, gpu_device_ids=placement.device_ids)
+            attachment = self._attachment_for(meta)
+            if attachment is not None:   # deployed elsewhere: attach, place nothing here
+                proxy = RemotePluginProxy(meta.manifest, config=self.config,
+                                          worker=attachment.worker(
+                                              parse_manifest(meta.manifest, source=meta.name),
+                                              lambda: self.engine))
+            else:
+                placement = self.resources.place(meta)   # GPU ids; raises GpuUnavailableError
+                proxy = RemotePluginProxy(meta.manifest, config=self.config, engine=self.engine,
+                                          session=self.session,
+                                          gpu_device_ids=placement.device_ids)
             try:
                 proxy.initialize(effective)
             except BaseException:
@@ -215,6 +228,44 @@ class PluginManager:
     def _current_config(self, name: str) -> dict[str, Any]:
         return dict(self._configs.get(name) or {})
 
+    # -- attach mode ------------------------------------------------------------------------
+
+    def attach(self, attachment: Attachment) -> None:
+        """Reach a plugin at workers that docker compose or Swarm runs, instead of starting a
+        container for it; takes effect at its next load (``reload_plugin`` when loaded)."""
+        self.attachments[attachment.plugin] = attachment
+
+    def attach_deployment(self, folder: Path | str, *, stack: str | None = None,
+                          plugins: list[str] | None = None, **options: Any) -> list[str]:
+        """Attach every plugin of a deployment folder written by ``cjm-ctl compose``.
+
+        Its manifests are searched first, so a host with no local install can load them.
+
+        Args:
+            folder: the deployment folder (or its compose file).
+            stack: the Swarm stack it runs as; None: docker compose on this machine.
+            plugins: only these plugins (manifest names).
+            options: ``Attachment`` fields (``ready_timeout``, ``quarantine``, ...).
+
+        Returns:
+            The names of the attached plugins.
+        """
+        from cjm_docker.deploy.attach import attachments_from_bundle
+        from cjm_docker.deploy.bundle import read_bundle
+
+        bundle = read_bundle(Path(folder))
+        if bundle.manifests_dir not in self.search_paths:
+            self.search_paths.insert(0, bundle.manifests_dir)
+        self.discover_manifests()
+        found = attachments_from_bundle(bundle, stack=stack, plugins=plugins, **options)
+        for attachment in found:
+            self.attach(attachment)
+        return [a.plugin for a in found]
+
+    def _attachment_for(self, meta: PluginMeta) -> Attachment | None:
+        return self.attachments.get(meta.name) or \
+            self.attachments.get(str(meta.manifest.get("spec_name") or "")) or None
+
     # -- enable / disable -------------------------------------------------------------------
 
     def enable_plugin(self, name: str) -> bool:
@@ -283,7 +334,9 @@ class PluginManager:
         with self._lock:
             self._busy[meta.name] = max(0, self._busy.get(meta.name, 1) - 1)
         self.scheduler.on_execution_finish(meta.name)
-        if isinstance(exc, WorkerCrashedError) and meta.instance is not None:
+        # An attached plugin stays loaded: its other replicas (or a restarted one) serve on.
+        if isinstance(exc, WorkerCrashedError) and meta.instance is not None \
+                and self._attachment_for(meta) is None:
             proxy, meta.instance = meta.instance, None
             proxy.kill()
 
@@ -297,11 +350,13 @@ class PluginManager:
         Raises:
             SchedulingError: refused, with the scheduler's reason.
         """
-        self.resources.admit(meta)
+        if self._attachment_for(meta) is None:   # an attached plugin uses no local resources
+            self.resources.admit(meta)
 
     async def _admit_async(self, meta: PluginMeta) -> None:
         """``_admit`` that never blocks the event loop (eviction included)."""
-        await self.resources.admit_async(meta)
+        if self._attachment_for(meta) is None:
+            await self.resources.admit_async(meta)
 
     def execute_plugin(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``execute`` of a loaded plugin (scheduled, typed errors)."""

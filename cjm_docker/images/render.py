@@ -27,7 +27,7 @@ CERT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PYTHON_PATHS = {Flavor.PYTHON: "/opt/venv/bin/python",
                 Flavor.MICROMAMBA: "/opt/conda/envs/plugin/bin/python"}
 TEMPLATES = {Flavor.PYTHON: "Dockerfile.python.j2", Flavor.MICROMAMBA: "Dockerfile.micromamba.j2"}
-PIP_FLAGS = "--no-cache-dir --disable-pip-version-check --no-input --progress-bar off"
+PIP_FLAGS = "--no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off"
 
 
 @dataclass(frozen=True)

@@ -283,7 +283,7 @@ class JobJournal:
             return None
         future = loop.create_future() if wait else None
         self._queued.append(_Op(fn, future))
-        if self._flush_loop is None:
+        if self._flush_loop is not loop:  # none scheduled on this loop yet (or on a dead one)
             self._flush_loop = loop
             loop.call_soon(self.flush)
         return future

@@ -6,9 +6,11 @@
     nvml.py        NvmlProvider (nvidia-ml-py, imported lazily)
     nvidia_smi.py  NvidiaSmiProvider (CSV output of nvidia-smi)
     cgroups.py     host PID -> container id, GPU memory per container
+    cgroup_stats.py  CgroupStatsSource: a stats document from the cgroup files (no engine wait)
     snapshot.py    Telemetry (all sources, injectable) -> TelemetrySnapshot -> 0.0.x stats dict
 """
 
+from cjm_docker.telemetry.cgroup_stats import CgroupStatsSource
 from cjm_docker.telemetry.containers import ContainerStats, ContainerStatsReader
 from cjm_docker.telemetry.gpu import (
     FakeGpuProvider,
@@ -24,7 +26,7 @@ from cjm_docker.telemetry.nvml import NvmlProvider
 from cjm_docker.telemetry.snapshot import PluginUsage, Telemetry, TelemetrySnapshot
 
 __all__ = [
-    "ContainerStats", "ContainerStatsReader", "FakeGpuProvider", "GpuInfo", "GpuProcess",
+    "CgroupStatsSource", "ContainerStats", "ContainerStatsReader", "FakeGpuProvider", "GpuInfo", "GpuProcess",
     "GpuProvider", "HostMonitor", "HostStats", "NoGpuProvider", "NvidiaSmiProvider",
     "NvmlProvider", "PluginUsage", "Telemetry", "TelemetrySnapshot", "detect_gpu_provider",
 ]

@@ -39,27 +39,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m cjm_docker.worker",
         description="Serve one cjm plugin over HTTP, on a Unix socket or a TCP port.")
-    parser.add_argument("--module", help="module holding the plugin class"
+    parser.add_argument("--module", metavar="M", help="module holding the plugin class"
                         + _env(envvars.WORKER_MODULE))
-    parser.add_argument("--class", dest="class_name", help="the plugin class"
+    parser.add_argument("--class", dest="class_name", metavar="C", help="the plugin class"
                         + _env(envvars.WORKER_CLASS))
-    parser.add_argument("--socket", help="Unix socket path to listen on"
+    parser.add_argument("--socket", metavar="PATH", help="Unix socket path to listen on"
                         + _env(envvars.WORKER_SOCKET))
-    parser.add_argument("--port", type=int, help="TCP port to listen on"
+    parser.add_argument("--port", type=int, metavar="N", help="TCP port to listen on"
                         + _env(envvars.WORKER_PORT))
-    parser.add_argument("--host", default="127.0.0.1",
+    parser.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
                         help="TCP address to bind (default: 127.0.0.1; pass 0.0.0.0 "
                              "explicitly to be reachable from outside the container)")
-    parser.add_argument("--token-file", help="file holding the bearer token"
+    parser.add_argument("--token-file", metavar="PATH", help="file holding the bearer token"
                         + _env(envvars.WORKER_TOKEN_FILE))
-    parser.add_argument("--lease-file", help="file the host keeps touching; exit when stale"
+    parser.add_argument("--lease-file", metavar="PATH", help="file the host keeps touching; exit when stale"
                         + _env(envvars.WORKER_LEASE_FILE))
-    parser.add_argument("--lease-timeout", type=float,
+    parser.add_argument("--lease-timeout", type=float, metavar="SECONDS",
                         help="seconds the lease may go untouched"
                              + _env(envvars.WORKER_LEASE_TIMEOUT)
                              + f", else {DEFAULT_LEASE_TIMEOUT_S:g}")
-    parser.add_argument("--log-file", help="also write all output here (capped at ~1 MiB)")
-    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S,
+    parser.add_argument("--log-file", metavar="PATH", help="also write all output here (capped at ~1 MiB)")
+    parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_S, metavar="SECONDS",
                         help="seconds for plugin cleanup at shutdown (default: %(default)s)")
     return parser
 

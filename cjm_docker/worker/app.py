@@ -127,18 +127,16 @@ def parse_call_body(raw: bytes) -> tuple[list[Any], dict[str, Any]]:
     Raises:
         CallFailed: 400 when the body is not that shape.
     """
-    body = _parse_json(raw)
-    if body is None:
+    if not raw.strip():
         return [], {}
-    if not isinstance(body, dict):
+    body = _parse_json(raw)
+    if not isinstance(body, dict):  # JSON null included: only an empty body means "no args"
         raise bad_request('the body must be a JSON object {"args": [...], "kwargs": {...}}')
     unknown = set(body) - _CALL_KEYS
     if unknown:
         raise bad_request(f"unknown keys in the body: {sorted(unknown)}; expected args, kwargs")
-    args = body.get("args")
-    kwargs = body.get("kwargs")
-    args = [] if args is None else args
-    kwargs = {} if kwargs is None else kwargs
+    args = body.get("args", [])
+    kwargs = body.get("kwargs", {})
     if not isinstance(args, list):
         raise bad_request(f"args must be a JSON array, not {type(args).__name__}")
     if not isinstance(kwargs, dict):

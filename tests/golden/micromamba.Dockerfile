@@ -29,15 +29,15 @@ ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
 COPY cjm/environment.yml /opt/cjm/environment.yml
 RUN micromamba create -y -n plugin -f /opt/cjm/environment.yml \
  && micromamba clean --all --yes
-RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --progress-bar off fastapi==0.110.0 uvicorn==0.29.0 psutil==5.9.8 \
+RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off fastapi==0.110.0 uvicorn==0.29.0 psutil==5.9.8 \
  && /opt/conda/envs/plugin/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'cjm_docker_runtime.pth').write_text('/opt/cjm/runtime\n')"
-RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --progress-bar off cjm-plugin-system soundfile==0.12.1
+RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off cjm-plugin-system soundfile==0.12.1
 
 # 3. Worker runtime: this host's cjm_docker, on the env's path through a .pth file.
 COPY cjm/runtime/ /opt/cjm/runtime/
 
 # 4. The plugin package.
-RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --progress-bar off 'cjm-golden-plugin[extra]==1.2.0'
+RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off 'cjm-golden-plugin[extra]==1.2.0'
 
 # 5. Metadata (the manifest label is added by a second stage after introspection).
 LABEL io.cjm.flavor="micromamba" io.cjm.managed="true" io.cjm.plugin="golden-micromamba" io.cjm.role="plugin" io.cjm.version="0.0.0-golden"

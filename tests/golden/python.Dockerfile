@@ -25,16 +25,16 @@ ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
 
 # 2. Environment: a venv with the worker's pinned dependencies, then the plugin's dependencies.
 RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --progress-bar off fastapi==0.110.0 uvicorn==0.29.0 psutil==5.9.8 \
+ && /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off fastapi==0.110.0 uvicorn==0.29.0 psutil==5.9.8 \
  && /opt/venv/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'cjm_docker_runtime.pth').write_text('/opt/cjm/runtime\n')"
-RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --progress-bar off cjm-plugin-system git+https://github.com/cj-mills/cjm-graph-plugin-system.git 'requests>=2.31' numpy==1.26.4 'hatchling>=1.21' 'httpx>=0.27' cjm-graph-plugin-system
+RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off cjm-plugin-system git+https://github.com/cj-mills/cjm-graph-plugin-system.git 'requests>=2.31' numpy==1.26.4 'hatchling>=1.21' 'httpx>=0.27' cjm-graph-plugin-system
 
 # 3. Worker runtime: this host's cjm_docker, on the venv's path through a .pth file.
 COPY cjm/runtime/ /opt/cjm/runtime/
 
 # 4. The plugin package.
 COPY cjm/plugin/ /opt/cjm/plugin/
-RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --progress-bar off --no-deps --no-build-isolation /opt/cjm/plugin
+RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off --no-deps --no-build-isolation /opt/cjm/plugin
 
 # 5. Metadata (the manifest label is added by a second stage after introspection).
 LABEL io.cjm.flavor="python" io.cjm.managed="true" io.cjm.plugin="golden-python" io.cjm.role="plugin" io.cjm.version="0.0.0-golden"

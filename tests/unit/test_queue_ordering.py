@@ -185,3 +185,31 @@ def test_failures_are_recorded_with_their_type(tmp_path, kwargs, status, error):
     job = run(scenario())
     assert job.status is status and error in job.error and job.error_type
     assert job.progress != 1.0
+
+
+def test_a_stopped_queue_starts_again_and_keeps_its_jobs(tmp_path):
+    manager = FakeManager(tmp_path)
+
+    async def scenario():
+        queue = JobQueue(manager)
+        await queue.start()
+        first = await queue.wait_for_job(await queue.submit("echo", 1))
+        await queue.stop()
+        waiting = await queue.submit("echo", 2)       # journaled while stopped
+        assert queue.get_job(waiting).status is JobStatus.PENDING
+        await queue.start()
+        second = await queue.wait_for_job(waiting, timeout=5)
+        await queue.stop()
+        return first, second
+
+    first, second = run(scenario())
+    assert first.status is second.status is JobStatus.COMPLETED
+    assert [c.args[0] for c in manager.calls] == [1, 2]
+
+
+def test_job_queue_is_the_package_export():
+    import cjm_docker
+    from cjm_docker import queue as queue_package
+
+    assert cjm_docker.JobQueue is JobQueue is queue_package.JobQueue
+    assert {"JobQueue", "Job", "JobStatus"} <= set(queue_package.__all__)

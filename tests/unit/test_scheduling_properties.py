@@ -18,6 +18,7 @@ from cjm_docker.host.manager import PluginManager
 from cjm_docker.scheduling import (
     EvictionCandidate,
     Outcome,
+    Placement,
     QueueScheduler,
     SafetyScheduler,
     Shortage,
@@ -105,26 +106,34 @@ def test_victims_are_idle_unprotected_lru_holders_and_just_enough(cands, shortag
                 sum(v.vram_on(shortage.gpu_indices) for v in shorter) >= shortage.vram_mb)
 
 
-plugins = st.lists(st.tuples(st.integers(0, 6000), st.booleans(), st.floats(0, 100)),
+plugins = st.lists(st.tuples(st.integers(0, 6000), st.booleans(), st.floats(0, 100),
+                             st.sampled_from([None, 0, 1]), st.integers(0, 20000)),
                    min_size=0, max_size=6)
 
 
 @settings(max_examples=100, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(loaded_plugins=plugins, need=st.integers(0, 20000))
-def test_manager_admission_never_stops_a_busy_plugin(tmp_path_factory, loaded_plugins, need):
+@given(loaded_plugins=plugins, need=st.integers(0, 20000), vram=st.integers(0, 24000),
+       pin=st.sampled_from([None, 0, 1]))
+def test_manager_admission_never_stops_a_busy_plugin(tmp_path_factory, loaded_plugins, need,
+                                                     vram, pin):
     tmp = tmp_path_factory.mktemp("m")
-    machine = FakeMachine(tmp / "proc", ram_total_mb=16000, ram_base_mb=1000)
+    machine = FakeMachine(tmp / "proc", ram_total_mb=16000, ram_base_mb=1000,
+                          gpus=((24000, 0), (24000, 0)))
     manager = PluginManager(search_paths=[], scheduler=SafetyScheduler(),
                             config=CjmConfig(data_dir=tmp / "data"), engine=machine)
     manager.telemetry = machine.telemetry()
     busy = set()
-    for i, (memory, is_busy, used) in enumerate(loaded_plugins):
-        loaded(manager, machine, f"p{i}", memory_mb=memory, last_executed=used)
+    for i, (memory, is_busy, used, gpu, gpu_mb) in enumerate(loaded_plugins):
+        loaded(manager, machine, f"p{i}", memory_mb=memory, last_executed=used,
+               gpu_mb={gpu: gpu_mb} if gpu is not None else None)
         if is_busy:
             manager._busy[f"p{i}"] = 1
             busy.add(f"p{i}")
-    needy = loaded(manager, machine, "needy", memory_mb=10, ram_mb=need)
+    needy = loaded(manager, machine, "needy", memory_mb=10, ram_mb=need, gpu=bool(vram),
+                   vram_mb=vram)
+    if pin is not None:
+        manager.resources.placements["needy"] = Placement((f"GPU-{pin:08d}-fake",), (pin,))
     try:
         admission = manager.resources.admit(needy)
         assert admission.admitted and admission.reason

@@ -69,8 +69,8 @@ async def test_execute_passes_args_and_kwargs() -> None:
     assert empty.json()["args"] == [] and empty.json()["kwargs"] == {}
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"args": {}}', b'{"kwargs": []}',
-                                  b'{"args": [], "extra": 1}', b"\xff\xfe\x00"])
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"null", b'{"args": {}}', b'{"kwargs": []}',
+                                  b'{"args": [], "extra": 1}', b'{"kwargs": null}', b"\xff\xfe\x00"])
 async def test_malformed_bodies_are_400(body: bytes) -> None:
     async with asgi_client(loaded_host("EchoPlugin")) as client:
         for path in ("/execute", "/execute_stream"):

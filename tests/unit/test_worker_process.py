@@ -24,9 +24,15 @@ import pytest
 from tests.fixtures.worker_harness import REPO_ROOT, running_worker
 from tests.fixtures.worker_plugins import MARKER_ENV
 
-# Control-plane answers while an execute runs; generous against a loaded CI machine (~2 ms
-# is typical), and still far below the old worker (which answered only after the execute).
+# Control-plane answers while an execute runs. Unloaded, p50 is ~1 ms and the worst ~3 ms; the
+# typical answer must stay under 50 ms, and none may wait for the execute (the old worker's
+# answered only after it ended). The worst case gets room for a CPU-starved CI machine, where
+# the OS scheduler, not the worker, sets the latency.
 CONTROL_PLANE_BUDGET_S = 0.050
+CONTROL_PLANE_WORST_S = 0.500
+# ~500k chunks/s unloaded; the floor only catches a collapse (batching is guarded exactly by
+# test_worker_stream.py::test_one_wake_up_per_wait_not_per_line).
+STREAM_FLOOR_CHUNKS_S = 25_000
 
 
 def free_port() -> int:
@@ -79,7 +85,8 @@ def test_control_plane_answers_in_milliseconds_during_execute(tmp_path: Path) ->
               for path, v in latencies.items()}
     print(f"\ncontrol plane during execute: {report}; cancel {cancel_elapsed * 1e3:.2f} ms")
     for path, values in latencies.items():
-        assert max(values) < CONTROL_PLANE_BUDGET_S, (path, values)
+        assert statistics.median(values) < CONTROL_PLANE_BUDGET_S, (path, values)
+        assert max(values) < CONTROL_PLANE_WORST_S, (path, values)
     assert cancel_elapsed < CONTROL_PLANE_BUDGET_S
     assert outcome["response"].status_code == 409
     assert outcome["response"].json()["error"]["category"] == "cancelled"
@@ -109,7 +116,7 @@ def test_stream_throughput_over_a_unix_socket(tmp_path: Path) -> None:
     rate = chunks / elapsed
     print(f"\nstream over UDS: {chunks} chunks in {elapsed:.3f} s = {rate:,.0f} chunks/s")
     assert received == chunks and frame == {"type": "end"}
-    assert rate > 50_000
+    assert rate > STREAM_FLOOR_CHUNKS_S
 
 
 def test_a_client_that_leaves_mid_stream_stops_the_generator(tmp_path: Path) -> None:
@@ -138,7 +145,7 @@ def test_a_signal_runs_cleanup_then_exits_0(tmp_path: Path, signum: int) -> None
         _, elapsed = timed(lambda: worker.wait_exit(timeout=10))
         assert worker.process is not None and worker.process.returncode == 0
     assert marker.read_text() == "echo\n"
-    assert elapsed < 2.0
+    assert elapsed < 2.5  # well before the 3 s grace would force it
     assert not worker.socket.exists()  # no stale socket left in the runtime folder
     assert f"received {signal.Signals(signum).name}" in worker.stderr()
 
@@ -162,7 +169,7 @@ def test_a_stuck_execute_does_not_outlive_the_grace_period(tmp_path: Path) -> No
         code, elapsed = timed(lambda: worker.wait_exit(timeout=10))
         caller.join(timeout=5)
     assert code == 0
-    assert elapsed < 2.5  # grace 1 s, plus process teardown
+    assert elapsed < 3.0  # grace 1 s, plus process teardown
     assert marker.read_text() == "stuck\n"  # cleanup ran beside the stuck call
 
 
@@ -170,16 +177,24 @@ def test_an_expired_lease_shuts_the_worker_down(tmp_path: Path) -> None:
     marker = tmp_path / "cleanup.txt"
     lease = tmp_path / "lease"
     lease.touch()
+    renewing = threading.Event()
+    renewing.set()
+
+    def renew() -> None:  # what the host does, from before the worker starts
+        while renewing.is_set():
+            lease.touch()
+            time.sleep(0.1)
+
+    threading.Thread(target=renew, daemon=True).start()
     with running_worker(tmp_path, "EchoPlugin", env={MARKER_ENV: str(marker)},
                         extra=["--lease-file", str(lease), "--lease-timeout", "1"]) as worker:
         worker.wait_for_health()
-        for _ in range(8):  # renewed for a while: stays up
-            lease.touch()
-            time.sleep(0.2)
+        time.sleep(1.5)  # longer than the timeout: renewed, so it stays up
         assert worker.process is not None and worker.process.poll() is None
-        code, elapsed = timed(lambda: worker.wait_exit(timeout=10))  # renewals stop
+        renewing.clear()  # the host is gone
+        code, elapsed = timed(lambda: worker.wait_exit(timeout=10))
     assert code == 0
-    assert elapsed < 3.5
+    assert elapsed < 5  # 1 s timeout + a check interval + cleanup, with room for a slow CI
     assert "host lease expired after" in worker.stderr()
     assert marker.read_text() == "echo\n"
 

@@ -89,7 +89,7 @@ def test_the_system_package_is_in_the_image(installed: Path, engine: Engine) -> 
     manifest = read_manifest(installed / "data" / "manifests" / "cjm-example-fileinfo.json")
     code, out, err = engine.run_once(ContainerSpec(
         image=manifest.image, name=f"cjm-test-fileinfo-{os.getpid()}",
-        command=["file", "--brief", "--mime-type", "/etc/os-release"],
+        command=["file", "--brief", "--mime-type", "-L", "/etc/os-release"],
         labels={labels.MANAGED: "true", labels.ROLE: "test"}))
     assert code == 0, err
     assert out.strip() == "text/plain"
