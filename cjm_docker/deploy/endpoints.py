@@ -147,6 +147,7 @@ class SwarmServiceSource:
         self.unreachable: list[str] = []   # running tasks no address of which this host reaches
         self._tasks: dict[str, ServiceTask] = {}
         self._nodes: dict[str, str | None] = {}
+        self._local_node: str | None = None
 
     def describe(self) -> str:
         return f"Swarm service {self.service}"
@@ -156,7 +157,9 @@ class SwarmServiceSource:
         self._tasks.update({t.id: t for t in tasks})
         running = sorted((t for t in tasks if t.state == "running"
                           and t.desired_state == "running"), key=lambda t: (t.slot or 0, t.id))
-        local_node = self.engine.local_node_id() if running else None
+        if running and self._local_node is None:
+            self._local_node = self.engine.local_node_id() or ""
+        local_node = self._local_node
         bridge = self.engine.network_addresses(GATEWAY_NETWORK) if running else {}
         found: list[Endpoint] = []
         self.unreachable = []

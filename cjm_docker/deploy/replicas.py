@@ -16,8 +16,8 @@ and keeps one pooled ``WorkerClient`` per replica. Per call:
   have started. The proxy then asks the handle why (``last_failure``).
 - Config: ``initialize`` goes to every replica and is remembered; a replica that appears later
   (scaled up, or restarted by Swarm) gets it before its first call.
-- Membership is re-read from the ``ReplicaSource`` every ``refresh_interval`` seconds, on the
-  next call, and at once after a failure.
+- Membership is re-read from the ``ReplicaSource`` every ``refresh_interval`` seconds (in the
+  background, started by a call), and at once before a retry.
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ class ReplicaSetClient(WorkerClient):
         self._lock = threading.RLock()
         self._turn = 0
         self._refreshed_at: float | None = None
+        self._refreshing = False
         self._config: Any = None
         self._generation = 0
         self._last_error: CjmDockerError | None = None
@@ -162,6 +163,27 @@ class ReplicaSetClient(WorkerClient):
     def _refresh_due(self) -> bool:
         return self._refreshed_at is None or \
             self._clock() - self._refreshed_at >= self.refresh_interval
+
+    def _refresh_before_call(self) -> bool:
+        """Start a due refresh without making the call wait for it (a background thread);
+        True when the caller must refresh first because no replica is known yet."""
+        if not self._refresh_due():
+            return False
+        with self._lock:
+            if not self._replicas:
+                return True
+            if self._refreshing:
+                return False
+            self._refreshing = True
+        threading.Thread(target=self._background_refresh, daemon=True,
+                         name=f"cjm-replicas-{self.plugin}").start()
+        return False
+
+    def _background_refresh(self) -> None:
+        try:
+            self.refresh()
+        finally:
+            self._refreshing = False
 
     def replicas(self) -> list[Replica]:
         """The replicas known now (a snapshot)."""
@@ -314,7 +336,7 @@ class ReplicaSetClient(WorkerClient):
         """Send one call to one replica (initialize, cancel and cleanup: to each)."""
         if path in _BROADCASTS:
             return self._broadcast(path, body, timeout)
-        if self._refresh_due():
+        if self._refresh_before_call():
             self.refresh()
         job = path in _JOB_PATHS
         idempotent = _idempotent(method, path)
@@ -345,7 +367,7 @@ class ReplicaSetClient(WorkerClient):
         """The async twin of ``call`` (membership and config updates run off the event loop)."""
         if path in _BROADCASTS:
             return await asyncio.to_thread(self._broadcast, path, body, timeout)
-        if self._refresh_due():
+        if self._refresh_before_call():
             await asyncio.to_thread(self.refresh)
         job = path in _JOB_PATHS
         idempotent = _idempotent(method, path)
@@ -415,7 +437,7 @@ class ReplicaSetClient(WorkerClient):
 
     def stream(self, path: str, body: Any, *, timeout: float | None = None) -> Iterator[Any]:
         """Stream from one replica; retried elsewhere only before anything of it ran."""
-        if self._refresh_due():
+        if self._refresh_before_call():
             self.refresh()
         tried: set[str] = set()
         last: CjmDockerError | None = None
@@ -444,7 +466,7 @@ class ReplicaSetClient(WorkerClient):
     async def astream(self, path: str, body: Any, *,
                       timeout: float | None = None) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
-        if self._refresh_due():
+        if self._refresh_before_call():
             await asyncio.to_thread(self.refresh)
         tried: set[str] = set()
         last: CjmDockerError | None = None

@@ -5,8 +5,12 @@ uvloop and httptools: it is baked into plugin images that have none of the host'
 
     __main__      the command line: options, token, log tee, lease, then serve
     server        binds the socket first, runs uvicorn with signals left to us
-    app           the HTTP endpoints of cjm_docker.wire (auth, openapi beside it)
+    app           the HTTP endpoints of cjm_docker.wire
+    auth          the bearer-token check (plain ASGI middleware)
+    openapi       request/response schemas for /openapi.json
     host          PluginHost: loads the plugin, runs every call on the plugin thread
+    calls         CallKind and the record of a call in progress
+    conventions   the plugin attributes for progress and cancel (_progress, _cancel_requested)
     lifecycle     HostState and its allowed transitions
     plugin_thread the single thread plugin code runs on
     streaming     NDJSON frames from the plugin thread to the event loop, in batches

@@ -23,6 +23,7 @@ def test_code_only_change_rebuilds_a_quarter_or_less(project, cjm_ctl) -> None:
     (spec,) = project.specs(plugins)
     cold = project.builder(plugins).install(spec, nocache=True)
     assert cold.built
+    old = project.engine.image_inspect(cold.tag)["RootFS"]["Layers"]
 
     plugin_py = source / "cjm_example_echo" / "plugin.py"
     plugin_py.write_text(plugin_py.read_text().replace('"""Echo ``text``', '"""Echo the ``text``'))
@@ -36,7 +37,6 @@ def test_code_only_change_rebuilds_a_quarter_or_less(project, cjm_ctl) -> None:
 
     # the layers below the plugin's code are shared: only COPY cjm/plugin/ and its pip install
     # (and the metadata-only steps after them) are new
-    old = project.engine.image_inspect(cold.tag)["RootFS"]["Layers"]
     new = project.engine.image_inspect(warm.tag)["RootFS"]["Layers"]
     shared = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), len(old))
     assert shared == len(old) - 2 == len(new) - 2
