@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -324,21 +325,62 @@ class PluginManager:
             self.load_plugin(meta, self._configs.get(name))
         return meta, meta.instance
 
-    def _begin(self, meta: PluginMeta) -> None:
+    def _claim(self, meta: PluginMeta) -> None:
+        # Busy from before admission: eviction (ours or another thread's) never picks a plugin
+        # that a call is about to use.
         meta.last_executed = time.time()
         with self._lock:
             self._busy[meta.name] = self._busy.get(meta.name, 0) + 1
-        self.scheduler.on_execution_start(meta.name)
 
-    def _end(self, meta: PluginMeta, exc: BaseException | None) -> None:
+    def _release(self, meta: PluginMeta, exc: BaseException | None, started: bool) -> None:
         with self._lock:
             self._busy[meta.name] = max(0, self._busy.get(meta.name, 1) - 1)
-        self.scheduler.on_execution_finish(meta.name)
+        if started:
+            self.scheduler.on_execution_finish(meta.name)
         # An attached plugin stays loaded: its other replicas (or a restarted one) serve on.
         if isinstance(exc, WorkerCrashedError) and meta.instance is not None \
                 and self._attachment_for(meta) is None:
             proxy, meta.instance = meta.instance, None
             proxy.kill()
+
+    @contextmanager
+    def _call_slot(self, name: str) -> Iterator[RemotePluginProxy]:
+        """One call: the plugin claimed, admitted by the scheduler, released afterwards."""
+        meta = self._loaded(name)
+        self._claim(meta)
+        started, error = False, None
+        try:
+            meta, proxy = self._runnable(name)
+            self._admit(meta)
+            self.scheduler.on_execution_start(meta.name)
+            started = True
+            yield proxy
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._release(meta, error, started)
+
+    @asynccontextmanager
+    async def _call_slot_async(self, name: str) -> AsyncIterator[RemotePluginProxy]:
+        """``_call_slot`` that never blocks the event loop."""
+        meta = self._loaded(name)
+        self._claim(meta)
+        started, error = False, None
+        try:
+            if meta.instance is None or not meta.enabled:   # restarting is blocking work
+                meta, proxy = await asyncio.to_thread(self._runnable, name)
+            else:
+                proxy = meta.instance
+            await self._admit_async(meta)
+            self.scheduler.on_execution_start(meta.name)
+            started = True
+            yield proxy
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._release(meta, error, started)
 
     def is_busy(self, name: str) -> bool:
         """True while a call of ``name`` is in flight."""
@@ -360,64 +402,24 @@ class PluginManager:
 
     def execute_plugin(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``execute`` of a loaded plugin (scheduled, typed errors)."""
-        meta, proxy = self._runnable(name)
-        self._admit(meta)
-        self._begin(meta)
-        error: BaseException | None = None
-        try:
+        with self._call_slot(name) as proxy:
             return proxy.execute(*args, **kwargs)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._end(meta, error)
 
     async def execute_plugin_async(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """The async twin of ``execute_plugin``; never blocks the event loop."""
-        meta = self._loaded(name)
-        if meta.instance is None or not meta.enabled:
-            meta, proxy = await asyncio.to_thread(self._runnable, name)
-        else:
-            proxy = meta.instance
-        await self._admit_async(meta)
-        self._begin(meta)
-        error: BaseException | None = None
-        try:
+        async with self._call_slot_async(name) as proxy:
             return await proxy.execute_async(*args, **kwargs)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._end(meta, error)
 
     async def execute_plugin_stream(self, name: str, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         """Async generator of the plugin's chunks; errors are raised, never yielded."""
-        meta, proxy = await asyncio.to_thread(self._runnable, name)
-        await self._admit_async(meta)
-        self._begin(meta)
-        error: BaseException | None = None
-        try:
+        async with self._call_slot_async(name) as proxy:
             async for chunk in proxy.execute_stream(*args, **kwargs):
                 yield chunk
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._end(meta, error)
 
     def execute_plugin_stream_sync(self, name: str, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        """Sync iterator of the plugin's chunks."""
-        meta, proxy = self._runnable(name)
-        self._admit(meta)
-        self._begin(meta)
-        error: BaseException | None = None
-        try:
+        """Sync iterator of the plugin's chunks; errors are raised, never yielded."""
+        with self._call_slot(name) as proxy:
             yield from proxy.execute_stream_sync(*args, **kwargs)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._end(meta, error)
 
     # -- stats, logs, monitor ---------------------------------------------------------------
 
