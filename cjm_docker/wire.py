@@ -18,7 +18,10 @@ Endpoints (every one but ``GET /health`` needs ``Authorization: Bearer <token>``
     POST /execute_stream  same body -> NDJSON frames, see ``Frame``
     POST /cleanup         {"status": "cleaned"}
 
-Errors on any endpoint: a non-2xx status with the body ``{"error": ErrorBody}``.
+Errors on any endpoint: a non-2xx status with the body ``{"error": ErrorBody}``. Request bodies
+are strict: unknown keys and ``null`` args/kwargs are a 400; an empty body means no arguments.
+/execute_stream answers request problems (400, 401, 503) with a status before streaming;
+once streaming, every failure is an error frame under status 200.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ STATUS_CANCELLED = 409
 STATUS_UNENCODABLE = 422
 STATUS_UNAUTHORIZED = 401
 STATUS_BAD_REQUEST = 400
+STATUS_NOT_READY = 503   # starting, failed or stopping: retry elsewhere or later
 
 # File names inside a container's runtime folder (bind-mounted at the same path on both sides).
 SOCKET_NAME = "worker.sock"
@@ -51,6 +55,7 @@ class WorkerState(str, Enum):
     READY = "ready"        # idle, accepting calls
     BUSY = "busy"          # an execute or stream is running
     FAILED = "failed"      # the plugin could not be loaded; "error" says why
+    STOPPING = "stopping"  # shutdown began: cleanup runs, new calls get 503
 
 
 class ErrorCategory(str, Enum):

@@ -15,7 +15,7 @@ from cjm_docker.errors import CjmDockerError
 from cjm_docker.wire import ErrorCategory
 
 #: Not in wire.py (yet): calls made before the plugin is loaded, or after shutdown began.
-STATUS_NOT_READY = 503
+STATUS_NOT_READY = wire.STATUS_NOT_READY
 STATUS_INTERNAL = 500
 
 log = logging.getLogger(__name__)

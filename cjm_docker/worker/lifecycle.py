@@ -19,10 +19,7 @@ class HostState(str, Enum):
 
     @property
     def wire(self) -> WorkerState:
-        """The state /health reports; the protocol has no "stopping", and "busy" keeps a host
-        from sending more work."""
-        if self is HostState.STOPPING:
-            return WorkerState.BUSY
+        """The state /health reports (the same names)."""
         return WorkerState(self.value)
 
     @property

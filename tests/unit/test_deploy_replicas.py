@@ -44,7 +44,7 @@ class FakeWorker:
     def call(self, method: str, path: str, body: Any = None, *, timeout: float | None = 10) -> Any:
         self._fail(path)
         self.calls.append((path, body))
-        if self.gate is not None:
+        if self.gate is not None and path == "/execute":
             self.gate.wait(5)
         if path == "/initialize":
             self.config = body
@@ -261,9 +261,10 @@ def test_cancel_reaches_the_replicas_running_our_jobs(clock) -> None:
     while not workers["a"].calls:
         pass
     assert client.call("GET", "/progress")["replica"] == "a"  # the replica running the job
+    assert client.call("POST", "/cancel") == {"cancelled": True, "status": "cancelled"}
+    assert served(workers, "/cancel") == {"a": 1, "b": 0}
     workers["a"].gate.set()
     job.join()
-    assert served(workers, "/cancel") == {"a": 0, "b": 0}
 
 
 def test_release_leaves_the_shared_service_alone_unless_asked(clock) -> None:

@@ -50,5 +50,5 @@ def test_stop_leaves_failed_alone() -> None:
 
 def test_health_reports_only_wire_states() -> None:
     assert {state.wire for state in HostState} <= set(WorkerState)
-    assert HostState.STOPPING.wire is WorkerState.BUSY
+    assert HostState.STOPPING.wire is WorkerState.STOPPING
     assert not HostState.STOPPING.accepts_calls and not HostState.STARTING.accepts_calls
