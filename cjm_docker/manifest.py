@@ -56,6 +56,7 @@ class RuntimeSettings(BaseModel):
     volumes: list[VolumeMount] = Field(default_factory=list)
     network: str | None = None          # None: no network at all (the default)
     read_only_rootfs: bool = False
+    call_timeout: float | None = Field(default=None, gt=0)  # seconds per execute/stream read
 
 
 class Manifest(BaseModel):

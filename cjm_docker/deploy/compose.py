@@ -190,7 +190,8 @@ def compose_document(plans: Sequence[ServicePlan], options: ComposeOptions) -> d
         EXTENSION: _extension(plans, options),
         "services": {p.service: _service(p, options) for p in plans},
         "networks": networks,
-        "secrets": {p.secret: {"file": f"./{p.token_file}"} for p in plans},
+        "secrets": {p.secret: {"file": f"./{p.token_file}", "labels": _labels(options.project)}
+                    for p in plans},
     }
     return _escape(document)
 

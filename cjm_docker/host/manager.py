@@ -25,6 +25,7 @@ from cjm_docker.errors import (
     PluginNotLoadedError,
     UnknownPluginError,
     WorkerCrashedError,
+    WorkerTimeoutError,
 )
 from cjm_docker.host import configs
 from cjm_docker.host.discovery import default_search_paths, discover
@@ -70,6 +71,7 @@ class PluginManager:
         self._engine = engine
         self._configs: dict[str, dict[str, Any]] = {}
         self._busy: dict[str, int] = {}
+        self._call_timeouts: dict[str, float | None] = {}
         self._lock = threading.RLock()
         self._name_locks: dict[str, threading.Lock] = {}
         self.attachments: dict[str, Attachment] = {}   # attach mode: plugins deployed elsewhere
@@ -160,6 +162,8 @@ class PluginManager:
                                           session=self.session,
                                           gpu_device_ids=placement.device_ids)
             try:
+                if meta.name in self._call_timeouts:
+                    proxy.call_timeout = self._call_timeouts[meta.name]
                 proxy.initialize(effective)
             except BaseException:
                 proxy.kill()
@@ -225,6 +229,14 @@ class PluginManager:
     async def restart_plugin_async(self, name: str) -> None:
         """``restart_plugin`` off the event loop."""
         await asyncio.to_thread(self.restart_plugin, name)
+
+    def set_call_timeout(self, name: str, seconds: float | None) -> None:
+        """Limit each execute (and each silent stretch of a stream) of a loaded plugin; a call
+        that exceeds it raises ``WorkerTimeoutError`` and the hung container is replaced."""
+        self._call_timeouts[name] = seconds
+        proxy = self._loaded(name).instance
+        if proxy is not None:
+            proxy.call_timeout = seconds
 
     def _current_config(self, name: str) -> dict[str, Any]:
         return dict(self._configs.get(name) or {})
@@ -337,8 +349,9 @@ class PluginManager:
             self._busy[meta.name] = max(0, self._busy.get(meta.name, 1) - 1)
         if started:
             self.scheduler.on_execution_finish(meta.name)
-        # An attached plugin stays loaded: its other replicas (or a restarted one) serve on.
-        if isinstance(exc, WorkerCrashedError) and meta.instance is not None \
+        # A dead or hung worker is replaced by the next call; an attached plugin stays loaded:
+        # its other replicas (or a restarted one) serve on.
+        if isinstance(exc, (WorkerCrashedError, WorkerTimeoutError)) and meta.instance is not None \
                 and self._attachment_for(meta) is None:
             proxy, meta.instance = meta.instance, None
             proxy.kill()

@@ -48,6 +48,8 @@ class RemotePluginProxy(PluginInterface):
             worker = PluginContainer(self.manifest, config=self.config, engine=self.engine,
                                      owner=current_owner(), session=session or new_session_id())
         self.container: WorkerHandle = worker
+        #: Seconds an execute (or a silent stretch of a stream) may take; None: no limit.
+        self.call_timeout: float | None = self.manifest.runtime.call_timeout
         self._client: WorkerClient | None = self.container.start(gpu_device_ids)
 
     # -- identity ---------------------------------------------------------------------------
@@ -87,7 +89,8 @@ class RemotePluginProxy(PluginInterface):
         """Run the plugin's ``execute`` in its container and return the result."""
         call = self._prepare()
         try:
-            return self.client.call("POST", "/execute", call.body(args, kwargs), timeout=None)
+            return self.client.call("POST", "/execute", call.body(args, kwargs),
+                                    timeout=self.call_timeout)
         except WorkerUnreachable as exc:
             raise self._crashed(exc, "execute") from exc
         finally:
@@ -99,7 +102,7 @@ class RemotePluginProxy(PluginInterface):
         call = self._prepare()
         try:
             return await self.client.acall("POST", "/execute", call.body(args, kwargs),
-                                           timeout=None)
+                                           timeout=self.call_timeout)
         except WorkerUnreachable as exc:
             raise self._crashed(exc, "execute") from exc
         finally:
@@ -110,7 +113,8 @@ class RemotePluginProxy(PluginInterface):
         """Yield the plugin's chunks as they come; an error in the stream is raised."""
         call = self._prepare()
         try:
-            yield from self.client.stream("/execute_stream", call.body(args, kwargs))
+            yield from self.client.stream("/execute_stream", call.body(args, kwargs),
+                                          timeout=self.call_timeout)
         except WorkerUnreachable as exc:
             raise self._crashed(exc, "a stream") from exc
         finally:
@@ -120,7 +124,8 @@ class RemotePluginProxy(PluginInterface):
         """Async generator of the plugin's chunks (0.0.x's ``execute_stream``)."""
         call = self._prepare()
         try:
-            async for chunk in self.client.astream("/execute_stream", call.body(args, kwargs)):
+            async for chunk in self.client.astream("/execute_stream", call.body(args, kwargs),
+                                                   timeout=self.call_timeout):
                 yield chunk
         except WorkerUnreachable as exc:
             raise self._crashed(exc, "a stream") from exc

@@ -2,8 +2,8 @@
 
 Every key of cjm-plugin-system's format works unchanged (``name``, ``env_name``, ``env_file``,
 ``python_version``, ``package``, ``interface_libs``); cjm-docker adds per-plugin ``base_image``,
-``system_packages``, ``resources``, ``env``, ``volumes``, ``network``, ``build_args``, ``flavor``
-and ``import_name``. ``cjm-ctl schema`` prints the JSON Schema of ``PluginsFile``.
+``system_packages``, ``resources``, ``env``, ``volumes``, ``network``, ``build_args``, ``flavor``,
+``import_name``, and for ``cjm-ctl test`` / ``ci-matrix`` ``samples`` and ``ci``. ``cjm-ctl schema`` prints the JSON Schema of ``PluginsFile``.
 """
 
 from __future__ import annotations
@@ -94,6 +94,30 @@ class VolumeSpec(BaseModel):
         return value
 
 
+class SampleCall(BaseModel):
+    """A call ``cjm-ctl test`` makes to the plugin, and what its result must satisfy."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, description="Shown in the report (default: sample #N).")
+    args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the call.")
+    stream: bool = Field(default=False, description="Call execute_stream; the checks see the chunks as a list.")
+    timeout: float = Field(default=30.0, gt=0, description="Seconds the call may take.")
+    expect: Any = Field(default=None, description="The exact result (omit to skip).")
+    expect_keys: list[str] = Field(default_factory=list, description="Keys the result mapping must have.")
+    expect_type: Literal["object", "array", "string", "number", "integer", "boolean", "null"] | None = \
+        Field(default=None, description="The JSON type of the result.")
+    contains: Any = Field(default=None, description="A substring of a string result, an item of a "
+                                                    "list, or a sub-mapping of a mapping result.")
+
+
+class CiSpec(BaseModel):
+    """How ``cjm-ctl ci-matrix`` spreads this plugin's CI jobs."""
+
+    model_config = ConfigDict(extra="forbid")
+    python: list[str] = Field(default_factory=list, description="Host Python versions of the CI job.")
+    runs_on: list[str] = Field(default_factory=list, description="GitHub runner labels.")
+
+
 class PluginEntry(BaseModel):
     """One plugin in plugins.yaml."""
 
@@ -119,6 +143,9 @@ class PluginEntry(BaseModel):
         default="auto", description="Force a flavor; auto = micromamba only for conda dependencies.")
     import_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                     description="Top-level module holding meta.py, when not derivable.")
+    samples: list[SampleCall] = Field(default_factory=list,
+                                      description="Calls `cjm-ctl test` makes, with expected results.")
+    ci: CiSpec = Field(default_factory=CiSpec, description="CI matrix axes (`cjm-ctl ci-matrix`).")
 
     @field_validator("name")
     @classmethod

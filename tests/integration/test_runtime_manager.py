@@ -220,3 +220,17 @@ def test_request_without_token_gets_401(manager):
         for method, path in [("GET", "/progress"), ("POST", "/execute"), ("GET", "/config"),
                              ("POST", "/cancel"), ("GET", "/stats"), ("POST", "/cleanup")]:
             assert bare.request(method, path).status_code == 401, path
+
+
+def test_hung_call_times_out_and_the_container_is_replaced(manager, engine):
+    from cjm_docker.errors import WorkerTimeoutError
+
+    manager.load_plugin(WORKBENCH)
+    first = manager.execute_plugin(WORKBENCH, action="echo")["hostname"]
+    manager.set_call_timeout(WORKBENCH, 1.0)
+    started = time.perf_counter()
+    with pytest.raises(WorkerTimeoutError):
+        manager.execute_plugin(WORKBENCH, action="sleep", seconds=30, cooperative=False)
+    assert time.perf_counter() - started < 5
+    assert manager.execute_plugin(WORKBENCH, action="echo")["hostname"] != first
+    assert len(containers_of(engine, manager.session)) == 1

@@ -65,8 +65,9 @@ def test_one_service_per_plugin_runs_the_worker_on_tcp_with_its_secret(options) 
                                "--token-file", "/run/secrets/echo-token"]
     assert "--lease-file" not in echo["command"]  # leases are for host-started containers
     assert echo["secrets"] == ["echo-token"]
-    assert doc["secrets"] == {"echo-token": {"file": "./secrets/echo.token"},
-                              "fileinfo-token": {"file": "./secrets/fileinfo.token"}}
+    assert {k: v["file"] for k, v in doc["secrets"].items()} == {
+        "echo-token": "./secrets/echo.token", "fileinfo-token": "./secrets/fileinfo.token"}
+    assert doc["secrets"]["echo-token"]["labels"][labels.MANAGED] == "true"
     assert echo["ports"] == ["127.0.0.1:18100:8000"]
     assert doc["services"]["fileinfo"]["ports"] == ["127.0.0.1:18101:8000"]
     assert echo["user"] == "10001:10001"
