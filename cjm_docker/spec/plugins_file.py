@@ -3,7 +3,8 @@
 Every key of cjm-plugin-system's format works unchanged (``name``, ``env_name``, ``env_file``,
 ``python_version``, ``package``, ``interface_libs``); cjm-docker adds per-plugin ``base_image``,
 ``system_packages``, ``resources``, ``env``, ``volumes``, ``network``, ``build_args``, ``flavor``,
-``import_name``, and for ``cjm-ctl test`` / ``ci-matrix`` ``samples`` and ``ci``. ``cjm-ctl schema`` prints the JSON Schema of ``PluginsFile``.
+``import_name``, and for ``cjm-ctl test`` / ``ci-matrix`` ``samples`` and ``ci``.
+``cjm-ctl schema`` prints the JSON Schema of ``PluginsFile``.
 """
 
 from __future__ import annotations
