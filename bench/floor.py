@@ -7,6 +7,7 @@ same transport and mounts cjm-docker uses. Everything cjm-docker adds is measure
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -21,14 +22,25 @@ from cjm_docker import labels
 from cjm_docker.engine import BindMount, ContainerSpec, Engine
 
 FLOOR_APP = textwrap.dedent("""
+    import json
     import sys
     import uvicorn
     from fastapi import FastAPI, Request
+    from fastapi.responses import StreamingResponse
     app = FastAPI()
 
     @app.post("/echo")
     async def echo(request: Request):
         return await request.json()
+
+    @app.post("/stream")
+    async def stream(request: Request):
+        words = (await request.json())["text"].split()
+
+        async def lines():  # async: no thread-pool hop per chunk, the least work per chunk
+            for word in words:
+                yield json.dumps(word) + "\\n"
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     @app.get("/")
     async def root():
@@ -50,7 +62,7 @@ class FloorServer:
         self.container_id: str | None = None
         self.client: httpx.Client | None = None
 
-    def start(self) -> float:
+    def start(self, timeout: float = 60.0) -> float:
         """Start the container; seconds until its first HTTP 200."""
         started = time.perf_counter()
         self.container_id = self.engine.create_and_start(ContainerSpec(
@@ -68,11 +80,24 @@ class FloorServer:
                         return time.perf_counter() - started
                 except httpx.TransportError:
                     pass
+            if time.perf_counter() - started > timeout:
+                raise TimeoutError(f"the floor container did not answer in {timeout} s")
             time.sleep(0.005)
 
     def echo(self, body: dict) -> dict:
         assert self.client is not None
         return self.client.post("/echo", json=body).json()
+
+    def stream(self, body: dict) -> int:
+        """POST ``body`` to the streaming route; the number of chunks read (each JSON-decoded)."""
+        assert self.client is not None
+        count = 0
+        with self.client.stream("POST", "/stream", json=body) as response:
+            for line in response.iter_lines():
+                if line:
+                    json.loads(line)
+                    count += 1
+        return count
 
     def stop(self) -> None:
         if self.client is not None:

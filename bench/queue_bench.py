@@ -249,6 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cps-jobs", type=int, default=1000,
                         help="jobs through cjm-plugin-system's queue (about 10/s)")
     parser.add_argument("--cancel-timeout", type=float, default=3.0)
+    parser.add_argument("--ours-only", action="store_true",
+                        help="skip cjm-plugin-system (no ratio; for quick iterations)")
     args = parser.parse_args(argv)
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -256,6 +258,9 @@ def main(argv: list[str] | None = None) -> None:
     data = OUT / "ours-data"
     build_ours(package, data)
     ours = asyncio.run(run_ours(data, args.jobs, args.cancel_timeout))
+    if args.ours_only:
+        print(json.dumps({"bench": "queue", "ours": ours}))
+        return
     theirs = run_theirs(package, args.cps_jobs)
     report = {
         "bench": "queue", "ours_jobs_per_s": round(ours["jobs_per_s"], 1),

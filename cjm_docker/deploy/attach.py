@@ -13,6 +13,7 @@ it into an ``AttachedWorker``, the ``WorkerHandle`` a ``RemotePluginProxy`` driv
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,8 +232,13 @@ class AttachedWorker:
         if explained is None:
             if _answers(endpoint.url, self.client):
                 return None
-            explained = ("it stopped answering", None)
-        reason, exit_code = explained
+            # The engine may not have noticed yet: give it a moment to say how the task ended.
+            deadline = time.monotonic() + (1.0 if isinstance(self.source, SwarmServiceSource)
+                                           else 0.0)
+            while explained is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+                explained = self.source.explain_loss(endpoint.key)
+        reason, exit_code = explained or ("it stopped answering", None)
         self.client.refresh(force=True)
         remaining = self.client.live_count()
         follow = (f"{remaining} replica(s) take the next calls." if remaining else

@@ -183,7 +183,8 @@ def _explicit(table: Mapping[str, int], manifest: Manifest) -> int | None:
 def compose_document(plans: Sequence[ServicePlan], options: ComposeOptions) -> dict[str, Any]:
     """The compose file, as data (escaped for interpolation; dump it with ``dump_yaml``)."""
     external = sorted({n for p in plans for n in _extra_networks(p.manifest)})
-    networks: dict[str, Any] = {NETWORK: {"labels": _labels(options.project)}}
+    # Attachable: a host application container may join it and reach tasks.<service>.
+    networks: dict[str, Any] = {NETWORK: {"attachable": True, "labels": _labels(options.project)}}
     networks.update({name: {"external": True, "name": name} for name in external})
     document = {
         "version": COMPOSE_VERSION,

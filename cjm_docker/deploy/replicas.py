@@ -144,7 +144,8 @@ class ReplicaSetClient(WorkerClient):
         try:
             endpoints = self.source.endpoints()
         except CjmDockerError as exc:
-            log.warning("Cannot list the replicas of %s: %s", self.plugin, exc)
+            if str(exc) != str(self._last_error):
+                log.warning("Cannot list the replicas of %s: %s", self.plugin, exc)
             self._last_error = exc
             return
         self._last_error = None
@@ -220,10 +221,12 @@ class ReplicaSetClient(WorkerClient):
 
     def _lost(self, replica: Replica, exc: CjmDockerError, *, quarantine: float | None = None) -> None:
         with self._lock:
+            now = self._clock()
+            was_up = replica.down_until <= now
             replica.failures += 1
-            replica.down_until = self._clock() + (self.quarantine if quarantine is None
-                                                  else quarantine)
-        log.warning("Plugin %s: replica %s failed: %s", self.plugin, replica.endpoint.label, exc)
+            replica.down_until = now + (self.quarantine if quarantine is None else quarantine)
+        log.log(logging.WARNING if was_up else logging.DEBUG, "Plugin %s: replica %s failed: %s",
+                self.plugin, replica.endpoint.label, exc)
 
     def _no_replica(self) -> WorkerConnectError:
         detail = f" ({self._last_error})" if self._last_error else ""
@@ -244,7 +247,8 @@ class ReplicaSetClient(WorkerClient):
         if not self._needs_config(replica):
             return
         with replica.init_lock:
-            generation, config = self._generation, self._config
+            with self._lock:  # the pair, as _initialize_all set it
+                generation, config = self._generation, self._config
             if replica.generation != generation:
                 replica.client.call("POST", "/initialize", config, timeout=None)
                 replica.generation = generation

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
-from cjm_docker.errors import PathNotVisibleError
+from cjm_docker.errors import PathNotVisibleError, PluginError
 from cjm_docker.interface import FileBackedDTO
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -65,10 +65,17 @@ class PreparedCall:
         self.exchange.mkdir(parents=True, exist_ok=True)
         target = self.exchange / f"{uuid.uuid4().hex}-{source.name}"
         try:
-            os.link(source, target)   # same filesystem: instant, whatever the size
-        except OSError:
-            shutil.copyfile(source, target)
-        os.chmod(target, 0o644)
+            try:
+                os.link(source, target)   # same filesystem: instant, whatever the size
+            except OSError:
+                shutil.copyfile(source, target)
+            os.chmod(target, 0o644)
+        except OSError as exc:   # e.g. the exchange folder is full: leave no partial copy
+            target.unlink(missing_ok=True)
+            raise PluginError(
+                f"Cannot place {source} in the exchange folder {self.exchange}: {exc}",
+                plugin=self.plugin,
+                hint="Free space in the exchange folder (the data dir's exchange/).") from exc
         self.created.append(target)
         return str(target)
 

@@ -90,8 +90,9 @@ class PluginManager:
         return self.discovered
 
     def get_discovered_meta(self, name: str) -> PluginMeta | None:
-        return next((m for m in self.discovered if m.name == name or
-                     m.manifest.get("spec_name") == name), None)
+        # An exact name wins over another plugin whose plugins.yaml entry (spec_name) is ``name``.
+        return next((m for m in self.discovered if m.name == name), None) or \
+            next((m for m in self.discovered if m.manifest.get("spec_name") == name), None)
 
     def get_discovered_by_category(self, category: str) -> list[PluginMeta]:
         return [m for m in self.discovered if m.category == category]

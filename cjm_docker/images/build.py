@@ -4,7 +4,8 @@
     skip      the tag exists and the plugin's manifest names it: nothing to do (no docker build)
     build     ``docker build`` without a tag (the image id comes from the stream)
     describe  run the image once; the plugin's metadata becomes the manifest
-    stage     ``FROM <id>`` + manifest label + entry variables, tagged with the final tag
+    finish    ``FROM <id>`` + USER + entry variables + manifest and hash labels, tagged with the
+              final tag (one commit: no layer)
     commit    write the manifest file; drop the plugin's previous tag
 
 A failure at any step removes what this attempt made: no tag, no container, no manifest.
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from cjm_docker import labels
 from cjm_docker.config import CjmConfig
 from cjm_docker.engine import BuildEvent, Engine
 from cjm_docker.errors import BaseImageMissingError, CjmDockerError, IntrospectionError
@@ -197,11 +197,9 @@ class ImageBuilder:
             meta = describe.introspect(engine, image_id, spec, plan, self.config)
             manifest = describe.make_manifest(meta, spec, plan, tag=prepared.tag)
             self._check_name_clash(manifest, spec)
-            stage_labels = {labels.MANIFEST: describe.manifest_label(manifest),
-                            labels.SPEC_HASH: prepared.content_hash}
-            final_id = engine.build(_stream(describe.manifest_stage(image_id, manifest)),
-                                    tag=prepared.tag, labels=stage_labels, plugin=spec.name)
-            tagged = True
+            tagged = True  # from here on, a failure must remove the tag
+            final_id = describe.finish_image(engine, image_id, manifest, tag=prepared.tag,
+                                             content_hash=prepared.content_hash)
             manifest = manifest.model_copy(update={"image_id": final_id})
             written = write_manifest(manifest, self.config.manifests_dir)
         except BaseException:

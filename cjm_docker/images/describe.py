@@ -1,7 +1,8 @@
 """Describe a freshly built image: run it once to introspect its plugin, make the manifest.
 
-The introspection container sees what a worker sees (``CJM_DATA_DIR`` at the same absolute path
-as on the host, ``CJM_MODELS_DIR`` when configured, the plugin's env) and no network. Its
+The introspection container sees what a worker sees (the non-root user, ``CJM_DATA_DIR`` at the
+same absolute path as on the host, ``CJM_MODELS_DIR`` when configured, the plugin's env) and no
+network. Its
 ``CJM_DATA_DIR`` is a tmpfs: the manifest name, and so the plugin's own data folder, is only
 known from the answer, and a failed install must leave nothing behind.
 """
@@ -17,9 +18,8 @@ from cjm_docker._version import __version__
 from cjm_docker.config import CjmConfig
 from cjm_docker.engine import BindMount, ContainerSpec, Engine
 from cjm_docker.errors import IntrospectionError, ManifestError
-from cjm_docker.images.context import ContextFile
 from cjm_docker.images.introspect import BEGIN, END
-from cjm_docker.images.render import DOCKERFILE, BuildPlan
+from cjm_docker.images.render import HOME, USER_ID, BuildPlan
 from cjm_docker.manifest import Manifest, parse_manifest
 from cjm_docker.spec.resolve import PluginSpec
 
@@ -31,7 +31,7 @@ def introspection_container(image_id: str, spec: PluginSpec, plan: BuildPlan,
                             config: CjmConfig) -> ContainerSpec:
     """The one-off container that runs ``cjm_docker.images.introspect`` in the image."""
     data_root = str(config.plugin_data_dir)
-    env = dict(spec.runtime.env) | {envvars.PLUGIN_DATA_ROOT: data_root}
+    env = dict(spec.runtime.env) | {envvars.PLUGIN_DATA_ROOT: data_root, "HOME": HOME}
     mounts: tuple[BindMount, ...] = ()
     if config.models_dir is not None and config.models_dir.is_dir():
         env[envvars.PLUGIN_MODELS_DIR] = str(config.models_dir)
@@ -42,6 +42,7 @@ def introspection_container(image_id: str, spec: PluginSpec, plan: BuildPlan,
         labels={labels.MANAGED: "true", labels.ROLE: "introspect", labels.PLUGIN: spec.name,
                 labels.VERSION: __version__},
         env=env, mounts=mounts, network=None, tmpfs={data_root: "rw,mode=1777"},
+        user=f"{USER_ID}:{USER_ID}",
         mem_limit_bytes=spec.runtime.resources.memory_bytes, pids_limit=512,
     )
 
@@ -100,15 +101,20 @@ def make_manifest(meta: dict[str, Any], spec: PluginSpec, plan: BuildPlan, *, ta
                                  output=json.dumps(meta, indent=2, default=str)[:OUTPUT_TAIL_CHARS]) from exc
 
 
-def manifest_stage(image_id: str, manifest: Manifest) -> tuple[ContextFile, ...]:
-    """The tiny second stage: the introspected image plus the worker's entry variables.
+def finish_image(engine: Engine, image_id: str, manifest: Manifest, *, tag: str,
+                 content_hash: str) -> str:
+    """The final stage: the introspected image plus the worker's entry variables, the non-root
+    user and the manifest and hash labels, tagged ``tag``. Returns the new image id.
 
-    The manifest and hash go on as labels through the build API, which needs no escaping.
+    It is ``FROM <image_id>`` + ``USER`` + ``ENV`` + ``LABEL`` done as one commit, so it adds
+    no layer and costs one container commit instead of three.
     """
-    text = (f"FROM {image_id}\n"
-            f"ENV {envvars.WORKER_MODULE}={json.dumps(manifest.module)} "
-            f"{envvars.WORKER_CLASS}={json.dumps(manifest.class_name)}\n")
-    return (ContextFile(DOCKERFILE, text.encode()),)
+    return engine.commit_image(
+        image_id, tag,
+        labels={labels.MANIFEST: manifest_label(manifest), labels.SPEC_HASH: content_hash},
+        env={envvars.WORKER_MODULE: manifest.module, envvars.WORKER_CLASS: manifest.class_name,
+             "HOME": HOME},
+        user=f"{USER_ID}:{USER_ID}", message=f"cjm-docker: manifest of {manifest.name}")
 
 
 def manifest_label(manifest: Manifest) -> str:

@@ -24,6 +24,9 @@ from cjm_docker.spec.sources import PackageKind, PackageRef
 DOCKERFILE = "Dockerfile"
 USER_ID = 10001
 CERT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+CERT_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT")
+CONDA_CERT_VARIABLES = ("MAMBA_SSL_VERIFY", "CONDA_SSL_VERIFY")
+HOME = "/home/cjm"
 PYTHON_PATHS = {Flavor.PYTHON: "/opt/venv/bin/python",
                 Flavor.MICROMAMBA: "/opt/conda/envs/plugin/bin/python"}
 TEMPLATES = {Flavor.PYTHON: "Dockerfile.python.j2", Flavor.MICROMAMBA: "Dockerfile.micromamba.j2"}
@@ -174,12 +177,15 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
     image_labels = sorted({
         labels.MANAGED: "true", labels.PLUGIN: spec.name, labels.VERSION: settings.cjm_version,
         labels.FLAVOR: spec.flavor.value, labels.ROLE: "plugin"}.items())
-    env_vars = sorted({
+    env_vars = {
         "PATH": f"{python.rsplit('/', 1)[0]}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_CACHE_DIR": "1",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1", "HOME": "/home/cjm",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         **dict(spec.environment.variables if spec.environment else ()),
-    }.items())
+    }
+    if settings.ca_certificates:  # the trust store now holds the extra CAs: point every tool at it
+        names = CERT_VARIABLES + (CONDA_CERT_VARIABLES if spec.flavor == Flavor.MICROMAMBA else ())
+        env_vars.update(dict.fromkeys(names, CERT_BUNDLE))
 
     dockerfile = _environment(settings.templates_dir).get_template(TEMPLATES[spec.flavor]).render(
         cjm_version=settings.cjm_version,
@@ -188,7 +194,6 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
         base_image=base,
         arg_names=[k for k, _ in build_args],
         certificates=bool(settings.ca_certificates),
-        cert_bundle=CERT_BUNDLE,
         system_packages=system_packages,
         user_id=USER_ID,
         python=python,
@@ -200,7 +205,8 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
         package_spec=_pip_spec(package, "/opt/cjm/plugin"),
         install_flags=install_flags,
         labels=image_labels,
-        env_vars=env_vars,
+        env_vars=sorted(env_vars.items()),
+        switch_to_root=spec.base_image is not None,
     )
     return BuildPlan(
         plugin=spec.name, flavor=spec.flavor, base_image=base, dockerfile=dockerfile,

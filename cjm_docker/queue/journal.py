@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Callable
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from cjm_docker.errors import JournalError
+from cjm_docker.queue.codec import decode_call, decode_value, encode_call, encode_value
 from cjm_docker.queue.job import Job, JobStatus
 
 try:  # Unix; elsewhere a second queue on the same journal is not detected
@@ -62,55 +62,6 @@ CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finish_seq);
 """
 _COLUMNS = ("id, seq, plugin, args, kwargs, resumable, priority, status, created_at, started_at, "
             "completed_at, result, error, error_type, retry_on_restart, attempts")
-
-
-# -- values <-> JSON ------------------------------------------------------------------------
-
-class _NotJournalable(Exception):
-    pass
-
-
-def _tag(value: Any) -> Any:
-    if isinstance(value, PurePath):
-        return {"$path": str(value)}
-    raise _NotJournalable(type(value).__qualname__)
-
-
-def _untag(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1 and "$path" in obj:
-        return Path(obj["$path"])
-    return obj
-
-
-def encode_call(args: tuple, kwargs: dict[str, Any]) -> tuple[str, str, bool]:
-    """JSON for a job's arguments, and whether they can be replayed after a restart.
-
-    Paths survive the round trip; anything JSON cannot hold (a FileBackedDTO, an arbitrary
-    object) makes the job run normally now but fail with a clear reason if it must resume.
-    """
-    try:
-        return (json.dumps(list(args), default=_tag), json.dumps(kwargs, default=_tag), True)
-    except (_NotJournalable, TypeError, ValueError) as exc:
-        note = json.dumps({"$unjournaled": str(exc)})
-        return note, "{}", False
-
-
-def decode_call(args: str, kwargs: str) -> tuple[tuple, dict[str, Any]]:
-    return tuple(json.loads(args, object_hook=_untag)), json.loads(kwargs, object_hook=_untag)
-
-
-def encode_value(value: Any) -> str | None:
-    """A result as JSON (anything JSON cannot hold is stored as its ``repr``)."""
-    if value is None:
-        return None
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return json.dumps({"$repr": repr(value)})
-
-
-def decode_value(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 def job_from_row(row: tuple) -> Job:

@@ -268,7 +268,7 @@ def _model_at(keys: list[str], in_plugin: bool) -> type[BaseModel] | None:
         return PluginsFile if len(names) == 1 else None
     path = tuple(names[:-1])
     return {(): PluginEntry, ("resources",): ResourcesSpec, ("volumes",): VolumeSpec,
-            ("resources", "gpu"): GpuSpec}.get(path)
+            ("resources", "gpu"): GpuSpec, ("samples",): SampleCall, ("ci",): CiSpec}.get(path)
 
 
 def _message(error: dict[str, Any], raw_plugins: Any, path: Path) -> str:

@@ -1,7 +1,10 @@
 # cjm-docker 0.0.0-golden: image of plugin "golden-micromamba", micromamba flavor. Generated: do not edit.
 # Layers from the most stable to the most volatile: base, trust store + system packages,
-# environment, worker runtime, plugin package, metadata. Proxy settings arrive as Docker's
-# predefined build args (HTTP_PROXY, ...): RUN steps see them, the image does not keep them.
+# environment, worker runtime, plugin package. Proxy settings arrive as Docker's predefined
+# build args (HTTP_PROXY, ...): RUN steps see them, the image does not keep them.
+# `cjm-ctl install-all` finishes the image after introspecting it, in one final stage (no
+# layer): USER 10001:10001, ENV CJM_PLUGIN_MODULE/CJM_PLUGIN_CLASS, LABEL io.cjm.hash and
+# io.cjm.manifest. Every step costs a container commit, so the stable settings come early.
 FROM cjm-docker/base-micromamba:latest
 USER root
 ARG PIP_INDEX_URL
@@ -17,14 +20,14 @@ RUN set -eu; \
         groupadd --gid 10001 cjm && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin cjm; \
     fi; \
     mkdir -p /home/cjm && chown 10001:10001 /home/cjm
-ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
-    CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
-    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
-    MAMBA_SSL_VERIFY=/etc/ssl/certs/ca-certificates.crt \
-    CONDA_SSL_VERIFY=/etc/ssl/certs/ca-certificates.crt
 
-# 2. Environment: the conda env "plugin" from the spec's conda part, then the worker's pinned
+# 2. Image settings (stable, so they stay cached).
+LABEL io.cjm.flavor="micromamba" io.cjm.managed="true" io.cjm.plugin="golden-micromamba" io.cjm.role="plugin" io.cjm.version="0.0.0-golden"
+ENV CONDA_SSL_VERIFY="/etc/ssl/certs/ca-certificates.crt" CURL_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" MAMBA_SSL_VERIFY="/etc/ssl/certs/ca-certificates.crt" PATH="/opt/conda/envs/plugin/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" PIP_CERT="/etc/ssl/certs/ca-certificates.crt" PIP_DISABLE_PIP_VERSION_CHECK="1" PIP_NO_CACHE_DIR="1" PYTHONDONTWRITEBYTECODE="1" PYTHONUNBUFFERED="1" REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" SSL_CERT_FILE="/etc/ssl/certs/ca-certificates.crt"
+WORKDIR /home/cjm
+CMD ["/opt/conda/envs/plugin/bin/python", "-m", "cjm_docker.worker"]
+
+# 3. Environment: the conda env "plugin" from the spec's conda part, then the worker's pinned
 #    dependencies and the plugin's pip dependencies in it.
 COPY cjm/environment.yml /opt/cjm/environment.yml
 RUN micromamba create -y -n plugin -f /opt/cjm/environment.yml \
@@ -33,15 +36,8 @@ RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pi
  && /opt/conda/envs/plugin/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'cjm_docker_runtime.pth').write_text('/opt/cjm/runtime\n')"
 RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off cjm-plugin-system soundfile==0.12.1
 
-# 3. Worker runtime: this host's cjm_docker, on the env's path through a .pth file.
+# 4. Worker runtime: this host's cjm_docker, on the env's path through a .pth file.
 COPY cjm/runtime/ /opt/cjm/runtime/
 
-# 4. The plugin package.
+# 5. The plugin package.
 RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off 'cjm-golden-plugin[extra]==1.2.0'
-
-# 5. Metadata (the manifest label is added by a second stage after introspection).
-LABEL io.cjm.flavor="micromamba" io.cjm.managed="true" io.cjm.plugin="golden-micromamba" io.cjm.role="plugin" io.cjm.version="0.0.0-golden"
-ENV HOME="/home/cjm" PATH="/opt/conda/envs/plugin/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" PIP_DISABLE_PIP_VERSION_CHECK="1" PIP_NO_CACHE_DIR="1" PYTHONDONTWRITEBYTECODE="1" PYTHONUNBUFFERED="1"
-USER 10001:10001
-WORKDIR /home/cjm
-CMD ["/opt/conda/envs/plugin/bin/python", "-m", "cjm_docker.worker"]

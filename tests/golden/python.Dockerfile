@@ -1,9 +1,11 @@
 # cjm-docker 0.0.0-golden: image of plugin "golden-python", python flavor. Generated: do not edit.
 # Layers from the most stable to the most volatile: base, trust store + system packages,
-# environment, worker runtime, plugin package, metadata. Proxy settings arrive as Docker's
-# predefined build args (HTTP_PROXY, ...): RUN steps see them, the image does not keep them.
+# environment, worker runtime, plugin package. Proxy settings arrive as Docker's predefined
+# build args (HTTP_PROXY, ...): RUN steps see them, the image does not keep them.
+# `cjm-ctl install-all` finishes the image after introspecting it, in one final stage (no
+# layer): USER 10001:10001, ENV CJM_PLUGIN_MODULE/CJM_PLUGIN_CLASS, LABEL io.cjm.hash and
+# io.cjm.manifest. Every step costs a container commit, so the stable settings come early.
 FROM cjm-docker/base-python:3.11
-USER root
 ARG PIP_INDEX_URL
 ARG TORCH_CUDA_ARCH_LIST
 
@@ -18,27 +20,22 @@ RUN set -eu; \
         groupadd --gid 10001 cjm && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin cjm; \
     fi; \
     mkdir -p /home/cjm && chown 10001:10001 /home/cjm
-ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-    REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
-    CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
-    PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 
-# 2. Environment: a venv with the worker's pinned dependencies, then the plugin's dependencies.
+# 2. Image settings (stable, so they stay cached).
+LABEL io.cjm.flavor="python" io.cjm.managed="true" io.cjm.plugin="golden-python" io.cjm.role="plugin" io.cjm.version="0.0.0-golden"
+ENV CURL_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" GOLDEN_MODE="python \$HOME" PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" PIP_CERT="/etc/ssl/certs/ca-certificates.crt" PIP_DISABLE_PIP_VERSION_CHECK="1" PIP_NO_CACHE_DIR="1" PYTHONDONTWRITEBYTECODE="1" PYTHONUNBUFFERED="1" REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" SSL_CERT_FILE="/etc/ssl/certs/ca-certificates.crt"
+WORKDIR /home/cjm
+CMD ["/opt/venv/bin/python", "-m", "cjm_docker.worker"]
+
+# 3. Environment: a venv with the worker's pinned dependencies, then the plugin's dependencies.
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off fastapi==0.110.0 uvicorn==0.29.0 psutil==5.9.8 \
  && /opt/venv/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'cjm_docker_runtime.pth').write_text('/opt/cjm/runtime\n')"
 RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off cjm-plugin-system git+https://github.com/cj-mills/cjm-graph-plugin-system.git 'requests>=2.31' numpy==1.26.4 'hatchling>=1.21' 'httpx>=0.27' cjm-graph-plugin-system
 
-# 3. Worker runtime: this host's cjm_docker, on the venv's path through a .pth file.
+# 4. Worker runtime: this host's cjm_docker, on the venv's path through a .pth file.
 COPY cjm/runtime/ /opt/cjm/runtime/
 
-# 4. The plugin package.
+# 5. The plugin package.
 COPY cjm/plugin/ /opt/cjm/plugin/
 RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off --no-deps --no-build-isolation /opt/cjm/plugin
-
-# 5. Metadata (the manifest label is added by a second stage after introspection).
-LABEL io.cjm.flavor="python" io.cjm.managed="true" io.cjm.plugin="golden-python" io.cjm.role="plugin" io.cjm.version="0.0.0-golden"
-ENV GOLDEN_MODE="python \$HOME" HOME="/home/cjm" PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" PIP_DISABLE_PIP_VERSION_CHECK="1" PIP_NO_CACHE_DIR="1" PYTHONDONTWRITEBYTECODE="1" PYTHONUNBUFFERED="1"
-USER 10001:10001
-WORKDIR /home/cjm
-CMD ["/opt/venv/bin/python", "-m", "cjm_docker.worker"]

@@ -49,6 +49,7 @@ def swarm(engine) -> Iterator[None]:
     finally:
         if initialised:
             docker("swarm", "leave", "--force", check=False)
+            docker("network", "rm", "docker_gwbridge", check=False)  # swarm init made it
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,14 @@ def manager(stack, cjm_config, engine) -> Iterator[PluginManager]:
         mgr.unload_all()
 
 
+@pytest.fixture(scope="module")
+def two_replicas(stack) -> str:
+    """The echo service scaled to two replicas (the attach side finds them by itself)."""
+    service = f"{stack.project}_{ECHO}"
+    docker("service", "scale", "--detach", f"{service}=2")
+    return service
+
+
 def replica_containers(engine, client) -> dict[str, str]:
     """Endpoint URL -> the container that owns its address on the gateway bridge."""
     owners = {ip: cid for cid, ip in engine.network_addresses(GATEWAY_NETWORK).items()}
@@ -114,8 +123,7 @@ def test_stack_deploy_of_the_same_file_then_attach_executes_on_each(manager, sta
     assert manager.execute_plugin("cjm-example-fileinfo", path=str(note))["size"] == 5
 
 
-def test_scaled_to_two_replicas_calls_reach_both(manager, stack, engine) -> None:
-    docker("service", "scale", "--detach", f"{stack.project}_{ECHO}=2")
+def test_scaled_to_two_replicas_calls_reach_both(manager, two_replicas, engine) -> None:
     manager.load_plugin(ECHO, {"prefix": "> "})
     client = manager.get_plugin(ECHO).client
     wait_for_replicas(client, 2)
@@ -130,7 +138,7 @@ def test_scaled_to_two_replicas_calls_reach_both(manager, stack, engine) -> None
     assert len(set(owners.values())) == 2 and "" not in owners.values()
     for container_id in owners.values():
         state = engine.container_state(container_id)
-        assert state.running and state.labels[SWARM_SERVICE_LABEL] == f"{stack.project}_{ECHO}"
+        assert state.running and state.labels[SWARM_SERVICE_LABEL] == two_replicas
         assert state.labels[labels.MANAGED] == "true"
     hostnames = {manager.get_plugin(ECHO).client.call("GET", "/health").get("hostname")
                  for _ in range(2)}
@@ -138,7 +146,7 @@ def test_scaled_to_two_replicas_calls_reach_both(manager, stack, engine) -> None
         assert {h[:12] for h in hostnames} == {c[:12] for c in owners.values()}
 
 
-def test_replicas_killed_mid_run_and_idle_without_a_retriable_failure(manager, stack,
+def test_replicas_killed_mid_run_and_idle_without_a_retriable_failure(manager, two_replicas,
                                                                       engine) -> None:
     manager.load_plugin(ECHO, {"prefix": "> "})
     client = manager.get_plugin(ECHO).client

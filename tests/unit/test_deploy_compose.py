@@ -72,6 +72,7 @@ def test_one_service_per_plugin_runs_the_worker_on_tcp_with_its_secret(options) 
     assert doc["services"]["fileinfo"]["ports"] == ["127.0.0.1:18101:8000"]
     assert echo["user"] == "10001:10001"
     assert echo["networks"] == ["cjm"]
+    assert doc["networks"]["cjm"]["attachable"] is True
 
 
 def test_secure_defaults_and_labels(options) -> None:

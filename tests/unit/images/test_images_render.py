@@ -68,13 +68,19 @@ def test_rendering_is_byte_stable() -> None:
 
 def test_layers_are_ordered_for_the_cache() -> None:
     text = _plan("golden-python").dockerfile
-    marks = ["FROM cjm-docker/base-python:3.11", "apt-get install", "python3 -m venv",
-             "COPY cjm/runtime/", "COPY cjm/plugin/", "LABEL ", "USER 10001:10001", "CMD "]
+    # base, system packages, (stable settings), environment, worker runtime, plugin package
+    marks = ["FROM cjm-docker/base-python:3.11", "apt-get install", "LABEL io.cjm.flavor",
+             "CMD [", "python3 -m venv", "COPY cjm/runtime/", "COPY cjm/plugin/",
+             "--no-deps --no-build-isolation /opt/cjm/plugin"]
     positions = [text.index(m) for m in marks]
     assert positions == sorted(positions), list(zip(marks, positions, strict=True))
     # dependencies come before the plugin's code, so a code change keeps the environment layers
     assert text.index("'httpx>=0.27'") < text.index("COPY cjm/plugin/")
-    assert "--no-deps --no-build-isolation /opt/cjm/plugin" in text
+    # nothing after the plugin's install: every further step would rerun on each code change
+    assert text.rstrip().endswith("--no-deps --no-build-isolation /opt/cjm/plugin")
+    # the volatile settings come from the final stage, not from the Dockerfile
+    instructions = [line for line in text.splitlines() if not line.startswith("#")]
+    assert not [line for line in instructions if line.startswith("USER ") or "io.cjm.hash" in line]
 
 
 def test_proxies_are_build_args_not_image_settings() -> None:
@@ -89,9 +95,10 @@ def test_certificates_reach_the_trust_store_and_pip() -> None:
     text = _plan("golden-python").dockerfile
     assert "COPY cjm/certs/ /usr/local/share/ca-certificates/cjm/" in text
     assert "update-ca-certificates" in text
-    assert "PIP_CERT=/etc/ssl/certs/ca-certificates.crt" in text
+    assert 'PIP_CERT="/etc/ssl/certs/ca-certificates.crt"' in text
+    assert 'SSL_CERT_FILE="/etc/ssl/certs/ca-certificates.crt"' in text
     mamba = _plan("golden-micromamba").dockerfile
-    assert "MAMBA_SSL_VERIFY=/etc/ssl/certs/ca-certificates.crt" in mamba
+    assert 'MAMBA_SSL_VERIFY="/etc/ssl/certs/ca-certificates.crt"' in mamba
     assert "ca-certificates" in mamba.split("apt-get install", 1)[1].splitlines()[0]
 
 

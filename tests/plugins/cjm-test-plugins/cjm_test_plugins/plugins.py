@@ -119,6 +119,20 @@ class Workbench(PluginInterface):
             return f"denied: {type(exc).__name__}"
 
 
+    def do_write_file(self, path: str = "", mb: int = 1, **_: Any) -> int:
+        with open(path, "wb") as fh:
+            for _i in range(mb):
+                fh.write(b"\0" * 1024 * 1024)
+        return mb
+
+    def do_try_write(self, path: str = "", **_: Any) -> str:
+        try:
+            Path(path).write_text("x")
+            return "written"
+        except OSError as exc:
+            return f"denied: {type(exc).__name__}"
+
+
 class BrokenImport(PluginInterface):  # pragma: no cover - never instantiated
     """Its module fails at import: see ``broken``."""
 

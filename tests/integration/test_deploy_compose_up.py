@@ -80,7 +80,7 @@ def test_compose_up_then_a_host_attaches_and_executes_on_each(deployed, cjm_conf
         assert info["path"].startswith(str(cjm_config.exchange_dir))
 
         chunks = list(manager.execute_plugin_stream_sync("cjm-example-echo", text="a b"))
-        assert chunks == ["> a", "b", "a", "b"]
+        assert chunks == [">", "a", "b", "a", "b"]  # "> a b a b", word by word
         assert manager.get_plugin_config("cjm-example-echo")["prefix"] == "> "
         stats = manager.get_plugin_stats("cjm-example-echo")
         assert stats["pid"] > 0 and stats["busy"] is False

@@ -1,0 +1,58 @@
+"""Cold start and warm execute: cjm-docker, the bare FastAPI container, 0.0.28's worker.
+
+Cold: load to first result (ours: ``load_plugin`` + ``execute_plugin``; 0.0.28: a new
+``RemotePluginProxy`` + ``execute``) against ``docker create+start`` of the same image to its
+first HTTP 200 (runtime_bench.cold_floor). Warm: one trivial execute, p50 and p99, against a
+POST to the floor's one route over the same Unix-socket transport with a persistent client.
+"""
+
+from __future__ import annotations
+
+from floor import FloorServer
+from runtime_bench import cold_floor, cold_ours, warm
+
+from figures.common import PLUGIN, Bench, Figure, interleave, median, percentile
+
+
+def cold_start(bench: Bench) -> list[Figure]:
+    got = interleave(bench.n(7, 3), {
+        "floor": lambda: cold_floor(bench.engine, bench.image),
+        "ours": lambda: cold_ours(bench.manager),
+        "cps": lambda: bench.cps.call("cold")["s"],
+    })
+    figure = Figure("cold_start_s", "Cold start (load to first result)", "s", "lower", "start",
+                    median(got["ours"]), median(got["floor"]), median(got["cps"]),
+                    goal="<= 1.15 x floor")
+    figure.goal_met = figure.ratio(figure.floor) <= 1.15
+    figure.extra = {"rounds": len(got["ours"])}
+    return [figure]
+
+
+def warm_execute(bench: Bench) -> list[Figure]:
+    body = {"text": "x"}
+    blocks, calls, cps_calls = 4, bench.n(2000, 400), bench.n(300, 60)
+    bench.manager.load_plugin(PLUGIN)
+    bench.cps.call("load")
+    floor = FloorServer(bench.engine, bench.image)
+    try:
+        floor.start()
+        got = interleave(blocks, {
+            "floor": lambda: warm(lambda: floor.echo(body), calls // blocks),
+            "ours": lambda: warm(lambda: bench.manager.execute_plugin(PLUGIN, **body),
+                                 calls // blocks),
+            "cps": lambda: bench.cps.call("warm", calls=cps_calls // blocks)["times"],
+        })
+    finally:
+        floor.stop()
+        bench.manager.unload_plugin(PLUGIN)
+        bench.cps.call("unload")
+    times = {side: [t * 1e3 for block in blocks_ for t in block] for side, blocks_ in got.items()}
+    p50 = Figure("warm_p50_ms", "Warm trivial execute p50", "ms", "lower", "execute",
+                 *(percentile(times[s], 0.5) for s in ("ours", "floor", "cps")),
+                 goal="<= floor and >= 30x faster than 0.0.28")
+    p50.goal_met = p50.ours <= p50.floor and p50.cps / p50.ours >= 30
+    p99 = Figure("warm_p99_ms", "Warm trivial execute p99", "ms", "lower", "execute",
+                 *(percentile(times[s], 0.99) for s in ("ours", "floor", "cps")))
+    for figure in (p50, p99):
+        figure.extra = {"calls": {s: len(v) for s, v in times.items()}}
+    return [p50, p99]

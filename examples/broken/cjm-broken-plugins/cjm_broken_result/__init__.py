@@ -1,0 +1,1 @@
+"""Returns a result JSON cannot carry."""

@@ -1,0 +1,1 @@
+"""Publishes a config schema that is not valid JSON Schema."""
