@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cjm_docker.cli import doctor, images, runtime  # noqa: F401  (they register their commands)
+from cjm_docker.cli import conformance, deploy, doctor, images, runtime  # noqa: F401  (they register their commands)
 from cjm_docker.cli.output import err_console, print_error
 from cjm_docker.cli.root import app, state
 from cjm_docker.errors import CjmDockerError

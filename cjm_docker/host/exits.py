@@ -8,10 +8,12 @@ engine's ``die`` and ``oom`` events, which one background subscription per host 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 from cjm_docker import labels
 from cjm_docker.engine import Engine
+from cjm_docker.errors import CjmDockerError
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,28 @@ class ExitRecorder:
     """Records die/oom events of this process's containers on a daemon thread."""
 
     def __init__(self, engine: Engine, owner_pid: int):
-        self._events = engine.container_events({labels.OWNER_PID: str(owner_pid)})
+        self._engine = engine
+        self._selector = {labels.OWNER_PID: str(owner_pid)}
+        self._events = engine.container_events(self._selector)
         self._exits: dict[str, ContainerExit] = {}
         self._oom: set[str] = set()
         self._changed = threading.Condition()
         threading.Thread(target=self._run, name="cjm-exits", daemon=True).start()
 
     def _run(self) -> None:
+        while True:
+            self._consume()
+            # The stream ended: the engine restarted or the connection dropped. Subscribe again
+            # (events in the gap are lost; such exits read as "removed from outside").
+            while True:
+                time.sleep(1.0)
+                try:
+                    self._events = self._engine.container_events(self._selector)
+                    break
+                except CjmDockerError:
+                    continue
+
+    def _consume(self) -> None:
         for event in self._events:
             container_id = event.get("id") or event.get("Actor", {}).get("ID", "")
             with self._changed:

@@ -277,7 +277,8 @@ class WorkerClient:
             loop = self._async_loop
             try:
                 if loop is not None and loop.is_running():
-                    loop.create_task(client.aclose())
+                    # close() may run on another thread (a restart): hand the coroutine over.
+                    asyncio.run_coroutine_threadsafe(client.aclose(), loop)
                 elif loop is not None and not loop.is_closed():
                     loop.run_until_complete(client.aclose())
             except RuntimeError:
