@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import typer
 
 from cjm_docker.cli import conformance, deploy, doctor, images, runtime  # noqa: F401  (they register their commands)
 from cjm_docker.cli.output import err_console, print_error
@@ -21,13 +22,13 @@ def main(argv: list[str] | None = None) -> None:
     except CjmDockerError as exc:
         print_error(exc, debug=state.debug or "--debug" in args)
         sys.exit(1)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, click.exceptions.Abort, typer.Abort):
         err_console.print("Interrupted.", style="yellow")
         sys.exit(130)
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
     sys.exit(result if isinstance(result, int) else 0)
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from cjm_docker.cli.output import BuildProgress, SetupProgress, console, print_error, say, table
@@ -24,6 +25,17 @@ from cjm_docker.spec.resolve import PluginSpec, host_python_version, load_specs
 PluginsOption = Annotated[Path | None, typer.Option(
     "--plugins", help="plugins.yaml (default: plugins_config from cjm.yaml, else ./plugins.yaml).")]
 NameArgument = Annotated[str, typer.Argument(help="plugins.yaml name or manifest name.")]
+
+
+def _confirm(question: str) -> None:
+    """Ask; stop with exit 1 unless the answer is yes (no terminal: the answer is no)."""
+    try:
+        answer = typer.confirm(question)
+    except (click.exceptions.Abort, typer.Abort, EOFError):
+        answer = False
+    if not answer:
+        say("Nothing done (not confirmed; -y skips the question).")
+        raise typer.Exit(1)
 
 
 def _plugins_path(plugins: Path | None, config: CjmConfig) -> Path:
@@ -184,8 +196,8 @@ def setup_host(
     if dry_run:
         say(" ".join(command))
         return
-    if not yes and not typer.confirm("Install them into this Python?"):
-        raise typer.Exit(1)
+    if not yes:
+        _confirm("Install them into this Python?")
     if subprocess.run(command).returncode != 0:
         raise CjmDockerError("pip could not install the interface libraries (output above).")
 
@@ -285,7 +297,7 @@ def remove(
             f"(known: {', '.join(known) or 'none'}).", plugin=name)
     path, manifest = found
     say(f"Will remove manifest {path} and image {manifest.image}.")
-    if not yes and not typer.confirm("Remove?"):
-        raise typer.Exit(1)
+    if not yes:
+        _confirm("Remove?")
     removed = inventory.remove(manifest, path)
     say(f"Removed {manifest.name}" + ("" if removed else " (its image was already gone)") + ".")

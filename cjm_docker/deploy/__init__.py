@@ -4,7 +4,8 @@
     bundle.py         the deployment folder: compose file, GPU layer, tokens, manifests
     orchestrators.py  `docker compose` / `docker stack` for `cjm-ctl up` and `down`
     endpoints.py      where a plugin's replicas are: URLs, tasks.<service> names, Swarm tasks
-    replicas.py       ReplicaSetClient: calls spread over replicas, retried where it is safe
+    replica_set.py    ReplicaSet: the replicas as this host sees them; choice, retry policy, config
+    replicas.py       ReplicaSetClient: a WorkerClient whose calls spread over a ReplicaSet
     attach.py         Attachment + AttachedWorker: PluginManager drives deployed workers
 
 Errors are the package's usual ones (``cjm_docker.errors``): ``SpecError`` for colliding

@@ -394,7 +394,10 @@ class PluginManager:
             error = exc
             raise
         finally:
-            self._release(meta, error, started)
+            if isinstance(error, (WorkerCrashedError, WorkerTimeoutError)):
+                await asyncio.to_thread(self._release, meta, error, started)  # kills: blocking
+            else:
+                self._release(meta, error, started)
 
     def is_busy(self, name: str) -> bool:
         """True while a call of ``name`` is in flight."""

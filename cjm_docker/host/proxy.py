@@ -6,6 +6,7 @@ cancel, stats, config, cleanup, context managers) over one pooled connection per
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -104,7 +105,7 @@ class RemotePluginProxy(PluginInterface):
             return await self.client.acall("POST", "/execute", call.body(args, kwargs),
                                            timeout=self.call_timeout)
         except WorkerUnreachable as exc:
-            raise self._crashed(exc, "execute") from exc
+            raise await asyncio.to_thread(self._crashed, exc, "execute") from exc
         finally:
             if call.created:
                 call.discard()
@@ -128,7 +129,7 @@ class RemotePluginProxy(PluginInterface):
                                                    timeout=self.call_timeout):
                 yield chunk
         except WorkerUnreachable as exc:
-            raise self._crashed(exc, "a stream") from exc
+            raise await asyncio.to_thread(self._crashed, exc, "a stream") from exc
         finally:
             call.discard()
 

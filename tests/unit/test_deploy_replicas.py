@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from cjm_docker.deploy.endpoints import Endpoint
-from cjm_docker.deploy.replicas import NOT_READY_TYPE, ReplicaSetClient
+from cjm_docker.deploy.replica_set import NOT_READY_TYPE
+from cjm_docker.deploy.replicas import ReplicaSetClient
 from cjm_docker.errors import EngineError, PluginCallError
 from cjm_docker.host.transport import WorkerConnectError, WorkerUnreachable
 

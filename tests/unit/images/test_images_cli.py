@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -55,3 +58,16 @@ def test_setup_host_with_nothing_to_do(cjm_ctl, workdir: Path) -> None:
     _repo_copy(workdir)
     result = cjm_ctl("setup-host", "-y")
     assert result.code == 0 and "No interface libraries" in result.out
+
+
+@pytest.mark.parametrize("answer", ["", "n\n"], ids=["no-terminal", "no"])
+def test_remove_asks_first(cjm_ctl, workdir: Path, monkeypatch: pytest.MonkeyPatch, answer: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(answer))
+    manifests = workdir / "data" / "manifests"
+    manifests.mkdir(parents=True)
+    path = manifests / "cjm-example-echo.json"
+    path.write_text('{"name": "cjm-example-echo", "module": "m", "class": "C", "image": "x:1", '
+                    '"spec_name": "echo"}')
+    result = cjm_ctl("remove", "echo")
+    assert result.code == 1 and "not confirmed" in result.out
+    assert path.exists()
