@@ -6,7 +6,7 @@ whose version differs.
 
 Endpoints (every one but ``GET /health`` needs ``Authorization: Bearer <token>``):
 
-    GET  /health          {"status": WorkerState, "protocol": int, "pid", "name", "version",
+    GET  /health          {"status": WorkerState, "protocol": int, "pid", "hostname", "name", "version",
                            "runtime": cjm_docker version, "error": str | None}
     GET  /stats           {"pid", "cpu_percent", "memory_rss_mb", "num_threads", "busy"}
     GET  /progress        {"progress": float, "message": str, "busy": bool}

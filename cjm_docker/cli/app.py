@@ -3,32 +3,49 @@
 from __future__ import annotations
 
 import sys
+from types import ModuleType
 
 import click
 import typer
 
-from cjm_docker.cli import conformance, deploy, doctor, images, runtime  # noqa: F401  (they register their commands)
+from cjm_docker.cli import images, runtime  # noqa: F401  (they register their commands)
 from cjm_docker.cli.output import err_console, print_error
 from cjm_docker.cli.root import app, state
 from cjm_docker.errors import CjmDockerError
 
 
+def _click_modules() -> list[ModuleType]:
+    """click's exception modules: the package's, and the copy recent typer versions vendor."""
+    modules: list[ModuleType] = [click.exceptions]
+    try:
+        from typer._click import exceptions as vendored  # typer >= 0.2x ships its own click
+    except ImportError:
+        return modules
+    return [*modules, vendored]
+
+
+_CLICK = _click_modules()
+_USAGE = tuple(m.ClickException for m in _CLICK)
+_ABORT = (KeyboardInterrupt, typer.Abort, click.exceptions.Abort)
+_EXIT = (typer.Exit, click.exceptions.Exit)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run `cjm-ctl`: exit 0 on success, 1 on any cjm-docker error (its message as one
-    paragraph on stderr; the traceback only with --debug), 130 on Ctrl-C."""
+    paragraph on stderr; the traceback only with --debug), 2 on a usage error, 130 on Ctrl-C."""
     args = sys.argv[1:] if argv is None else argv
     try:
         result = app(args=args, prog_name="cjm-ctl", standalone_mode=False)
     except CjmDockerError as exc:
         print_error(exc, debug=state.debug or "--debug" in args)
         sys.exit(1)
-    except (KeyboardInterrupt, click.exceptions.Abort, typer.Abort):
+    except _ABORT:
         err_console.print("Interrupted.", style="yellow")
         sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        exc.show()
+    except _EXIT as exc:
         sys.exit(exc.exit_code)
-    except (click.exceptions.Exit, typer.Exit) as exc:
+    except _USAGE as exc:
+        exc.show()
         sys.exit(exc.exit_code)
     sys.exit(result if isinstance(result, int) else 0)
 

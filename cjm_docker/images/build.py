@@ -6,7 +6,7 @@
     describe  run the image once; the plugin's metadata becomes the manifest
     finish    ``FROM <id>`` + USER + entry variables + manifest and hash labels, tagged with the
               final tag (one commit: no layer)
-    commit    write the manifest file; drop the plugin's previous tag
+    commit    write the manifest file (replacing the plugin's previous one)
 
 A failure at any step removes what this attempt made: no tag, no container, no manifest.
 (Untagged layers stay as build cache.)
@@ -14,7 +14,6 @@ A failure at any step removes what this attempt made: no tag, no container, no m
 
 from __future__ import annotations
 
-import contextlib
 import io
 import time
 from collections.abc import Callable, Iterable
@@ -222,15 +221,14 @@ class ImageBuilder:
                 hint="Install only one of them, or give one a different meta name.")
 
     def _retire(self, previous: Manifest | None, current: Manifest) -> None:
-        """Drop what the plugin's previous install left: its tag and a renamed manifest."""
-        if previous is None:
-            return
-        if previous.name != current.name:
+        """Drop the plugin's previous manifest file when its name changed.
+
+        The previous image tag stays: tags are content hashes, so another data dir on the same
+        engine may name the very same tag in its own manifest (`cjm-ctl remove` and
+        `docker image prune` are the explicit ways to free the space).
+        """
+        if previous is not None and previous.name != current.name:
             (self.config.manifests_dir / f"{previous.name}.json").unlink(missing_ok=True)
-        if previous.image != current.image:
-            # a container may still use it: then it stays, for `docker image prune` later
-            with contextlib.suppress(CjmDockerError):
-                self.engine.remove_image(previous.image)
 
 
 def _stream(files: Iterable[ContextFile]) -> io.BytesIO:

@@ -1,6 +1,7 @@
 """The input edge: plugins.yaml and environment specs, validated once into frozen objects.
 
-    load_plugins_file(path)   -> PluginsFile  (pydantic models; errors name file, plugin and key)
+    load_plugins_file(path)   -> PluginsFile  (pydantic models; errors name file, plugin and key:
+                                               problems.py words them)
     resolve_plugins(file)     -> [PluginSpec] (env files read or fetched, packages classified,
                                                flavor chosen; still no Docker)
 """

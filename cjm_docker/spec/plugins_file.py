@@ -9,7 +9,6 @@ Every key of cjm-plugin-system's format works unchanged (``name``, ``env_name``,
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from cjm_docker.errors import SpecError
 from cjm_docker.spec.location import Location
+from cjm_docker.spec.problems import describe_errors, plugin_label
 
 NAME_PATTERN = r"^[A-Za-z0-9]+(?:(?:[._]|__|-+)[A-Za-z0-9]+)*$"
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -234,87 +234,14 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-def _plugin_label(raw: Any, index: int) -> str:
-    if isinstance(raw, dict) and isinstance(raw.get("name"), str) and raw["name"]:
-        return raw["name"]
-    return f"#{index + 1}"
-
-
-_UNION_NOISE = ("bool_type", "int_type", "string_type", "float_type", "model_type", "dict_type",
-                "bool_parsing", "int_parsing", "float_parsing", "is_instance_of")
-
-
-def _error_key(error: dict[str, Any], raw_plugins: Any) -> tuple[str | None, list[str]]:
-    loc = list(error["loc"])
-    plugin = None
-    if len(loc) >= 2 and loc[0] == "plugins" and isinstance(loc[1], int):
-        plugin = _plugin_label(raw_plugins[loc[1]] if isinstance(raw_plugins, list)
-                               and loc[1] < len(raw_plugins) else None, loc[1])
-        loc = loc[2:]
-    # pydantic names the union member it tried ("str", "GpuSpec", ...) in the path: drop it.
-    keys = [str(p) if not isinstance(p, int) else f"[{p}]" for p in loc
-            if not (isinstance(p, str) and (p[:1].isupper() or p in ("str", "int", "float", "bool")
-                                            or p.startswith(("function-", "list[", "dict["))))]
-    return plugin, keys
-
-
-def _key_text(keys: list[str]) -> str | None:
-    return ".".join(keys).replace(".[", "[") or None
-
-
-def _model_at(keys: list[str], in_plugin: bool) -> type[BaseModel] | None:
+def model_at(keys: list[str], in_plugin: bool) -> type[BaseModel] | None:
+    """The model whose keys an error at ``keys`` concerns (for "allowed keys" and suggestions)."""
     names = [k for k in keys if not k.startswith("[")]
     if not in_plugin:
         return PluginsFile if len(names) == 1 else None
     path = tuple(names[:-1])
     return {(): PluginEntry, ("resources",): ResourcesSpec, ("volumes",): VolumeSpec,
             ("resources", "gpu"): GpuSpec, ("samples",): SampleCall, ("ci",): CiSpec}.get(path)
-
-
-def _message(error: dict[str, Any], raw_plugins: Any, path: Path) -> str:
-    plugin, keys = _error_key(error, raw_plugins)
-    key = _key_text(keys)
-    where = Location(str(path), plugin, key)
-    kind = error["type"]
-    if kind == "missing":
-        field = keys[-1] if keys else "?"
-        parent = Location(str(path), plugin, _key_text(keys[:-1]))
-        return f"{parent.describe()}: required key '{field}' is missing."
-    if kind == "extra_forbidden":
-        bad = keys[-1] if keys else "?"
-        model = _model_at(keys, plugin is not None)
-        allowed = sorted(model.model_fields) if model else []
-        close = difflib.get_close_matches(bad, allowed, n=1)
-        suggestion = f" (did you mean '{close[0]}'?)" if close else ""
-        listing = f" Allowed keys: {', '.join(allowed)}." if allowed else ""
-        return f"{where.describe()}: unknown key{suggestion}.{listing}"
-    text = str(error["msg"]).removeprefix("Value error, ")
-    shown = error.get("input")
-    if isinstance(shown, dict | list):
-        got = f" (got a {'mapping' if isinstance(shown, dict) else 'list'})"
-    else:
-        got = "" if shown is None or repr(shown) in text else f" (got {shown!r})"
-    return f"{where.describe()}: {text}{got}."
-
-
-def _problems(exc: ValidationError, raw_plugins: Any, path: Path) -> list[str]:
-    """One message per real problem: a union's "not a bool / not an int" attempts are dropped
-    when a more specific error about the same key exists."""
-    errors = exc.errors()
-    located = [(e, _error_key(e, raw_plugins)) for e in errors]
-    kept = []
-    for error, (plugin, keys) in located:
-        if error["type"] in _UNION_NOISE and any(
-                other is not error and p == plugin and k[:len(keys)] == keys
-                and other["type"] not in _UNION_NOISE for other, (p, k) in located):
-            continue
-        kept.append(error)
-    seen: list[str] = []
-    for error in kept or errors:
-        text = _message(error, raw_plugins, path)
-        if text not in seen:
-            seen.append(text)
-    return seen
 
 
 def load_plugins_file(path: Path) -> PluginsFile:
@@ -345,8 +272,8 @@ def load_plugins_file(path: Path) -> PluginsFile:
     try:
         parsed = PluginsFile.model_validate(doc)
     except ValidationError as exc:
-        problems = _problems(exc, raw_plugins, path)
-        first_plugin = next((_plugin_label(raw_plugins[e["loc"][1]], e["loc"][1])
+        problems = describe_errors(exc, raw_plugins, path, model_at)
+        first_plugin = next((plugin_label(raw_plugins[e["loc"][1]], e["loc"][1])
                              for e in exc.errors() if len(e["loc"]) > 1 and e["loc"][0] == "plugins"
                              and isinstance(e["loc"][1], int) and isinstance(raw_plugins, list)
                              and e["loc"][1] < len(raw_plugins)), None)

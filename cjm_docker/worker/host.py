@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -45,6 +46,10 @@ T = TypeVar("T")
 
 _OK = b'{"status":"ok"}'
 _CLEANED = b'{"status":"cleaned"}'
+
+
+# The container's hostname tells replicas apart (every worker is pid 7 in its own namespace).
+_HOSTNAME = socket.gethostname()
 
 
 class PluginHost:
@@ -201,8 +206,8 @@ class PluginHost:
     def health(self) -> dict[str, Any]:
         """The /health body."""
         return {"status": self.lifecycle.state.wire.value, "protocol": PROTOCOL_VERSION,
-                "pid": os.getpid(), "name": self.name, "version": self.version,
-                "runtime": __version__, "error": self.error}
+                "pid": os.getpid(), "hostname": _HOSTNAME, "name": self.name,
+                "version": self.version, "runtime": __version__, "error": self.error}
 
     def progress(self) -> dict[str, Any]:
         """The /progress body, read from the plugin's ``_progress`` / ``_status_message``."""
