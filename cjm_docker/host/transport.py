@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,21 @@ class WorkerAddress:
 
     def describe(self) -> str:
         return f"unix:{self.socket_path}" if self.socket_path else self.base_url
+
+
+class _FrameSplitter:
+    """Cuts a byte stream into NDJSON lines, whatever the chunk boundaries."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+        return [line for line in lines if line]
+
+    def rest(self) -> list[bytes]:
+        line, self._buffer = self._buffer, b""
+        return [line] if line else []
 
 
 def encode_body(value: Any) -> bytes:
@@ -112,42 +128,39 @@ class WorkerClient:
         return WorkerUnreachable(f"Connection to the worker broke during {during}: {exc!r}",
                                  plugin=self.plugin)
 
+    @contextmanager
+    def _translated(self, what: str, timeout: float | None) -> Iterator[None]:
+        """The one place httpx's exceptions become ours (``what`` names the call)."""
+        try:
+            yield
+        except _CONNECT_ERRORS as exc:
+            raise self._unreachable(exc, what) from exc
+        except httpx.TimeoutException as exc:
+            raise WorkerTimeoutError(f"{what} got no answer within {timeout} s.",
+                                     plugin=self.plugin) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise self._unreachable(exc, what) from exc
+
     # -- unary calls ------------------------------------------------------------------------
 
     def call(self, method: str, path: str, body: Any = None, *,
              timeout: float | None = CONTROL_TIMEOUT) -> Any:
         """Send one request and return the decoded answer (raises typed errors)."""
         content = encode_body(body) if body is not None else None
-        try:
+        with self._translated(f"{method} {path}", timeout):
             response = self._sync.request(method, path, content=content,
                                           headers=_JSON if content else None,
                                           timeout=self._timeout(timeout))
-        except _CONNECT_ERRORS as exc:
-            raise self._unreachable(exc, path) from exc
-        except httpx.TimeoutException as exc:
-            raise WorkerTimeoutError(f"{method} {path} got no answer within {timeout} s.",
-                                     plugin=self.plugin) from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise WorkerUnreachable(f"Connection to the worker broke during {path}: {exc!r}",
-                                    plugin=self.plugin) from exc
         return self._decode(response, path)
 
     async def acall(self, method: str, path: str, body: Any = None, *,
                     timeout: float | None = CONTROL_TIMEOUT) -> Any:
         """The async twin of ``call``."""
         content = encode_body(body) if body is not None else None
-        try:
+        with self._translated(f"{method} {path}", timeout):
             response = await self._async_client().request(
                 method, path, content=content, headers=_JSON if content else None,
                 timeout=self._timeout(timeout))
-        except _CONNECT_ERRORS as exc:
-            raise self._unreachable(exc, path) from exc
-        except httpx.TimeoutException as exc:
-            raise WorkerTimeoutError(f"{method} {path} got no answer within {timeout} s.",
-                                     plugin=self.plugin) from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise WorkerUnreachable(f"Connection to the worker broke during {path}: {exc!r}",
-                                    plugin=self.plugin) from exc
         return self._decode(response, path)
 
     def health(self, timeout: float = 2.0) -> dict[str, Any]:
@@ -157,62 +170,41 @@ class WorkerClient:
     # -- streams ----------------------------------------------------------------------------
 
     def stream(self, path: str, body: Any, *, timeout: float | None = None) -> Iterator[Any]:
-        """POST and yield each data frame's value; an error frame is raised, never yielded."""
-        try:
-            with self._sync.stream("POST", path, content=encode_body(body), headers=_JSON,
-                                   timeout=self._timeout(timeout)) as response:
-                if response.status_code != 200:
-                    response.read()
-                    self._decode(response, path)
-                buffer = b""
-                for chunk in response.iter_raw():
-                    buffer += chunk
-                    *lines, buffer = buffer.split(b"\n")
-                    for line in lines:
-                        if line:
-                            yield from self._frame(line)
-                if buffer:
-                    yield from self._frame(buffer)
-        except _CONNECT_ERRORS as exc:
-            raise self._unreachable(exc, "a stream") from exc
-        except httpx.TimeoutException as exc:
-            raise WorkerTimeoutError(f"Stream {path} stalled past {timeout} s.",
-                                     plugin=self.plugin) from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise WorkerUnreachable(f"Connection to the worker broke during a stream: {exc!r}",
-                                    plugin=self.plugin) from exc
+        """POST and yield each data frame's value; an error frame is raised, never yielded.
+
+        ``timeout`` bounds each silent stretch of the stream, not the whole stream.
+        """
+        frames = _FrameSplitter()
+        with self._translated(f"stream {path}", timeout), self._sync.stream(
+                "POST", path, content=encode_body(body), headers=_JSON,
+                timeout=self._timeout(timeout)) as response:
+            if response.status_code != 200:
+                response.read()
+                self._decode(response, path)
+            for chunk in response.iter_raw():
+                for line in frames.feed(chunk):
+                    yield from self._frame(line)
+            for line in frames.rest():
+                yield from self._frame(line)
 
     async def astream(self, path: str, body: Any, *,
                       timeout: float | None = None) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
-        try:
-            async with self._async_client().stream("POST", path, content=encode_body(body),
-                                                   headers=_JSON,
-                                                   timeout=self._timeout(timeout)) as response:
+        frames = _FrameSplitter()
+        with self._translated(f"stream {path}", timeout):
+            async with self._async_client().stream(
+                    "POST", path, content=encode_body(body), headers=_JSON,
+                    timeout=self._timeout(timeout)) as response:
                 if response.status_code != 200:
                     await response.aread()
                     self._decode(response, path)
-                buffer = b""
                 async for chunk in response.aiter_raw():
-                    buffer += chunk
-                    *lines, buffer = buffer.split(b"\n")
-                    for line in lines:
-                        if line:
-                            for value in self._frame(line):
-                                yield value
-                if buffer:
-                    for value in self._frame(buffer):
+                    for line in frames.feed(chunk):
+                        for value in self._frame(line):
+                            yield value
+                for line in frames.rest():
+                    for value in self._frame(line):
                         yield value
-        except _CONNECT_ERRORS as exc:
-            raise self._unreachable(exc, "a stream") from exc
-        except httpx.TimeoutException as exc:
-            raise WorkerTimeoutError(f"Stream {path} stalled past {timeout} s.",
-                                     plugin=self.plugin) from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise WorkerUnreachable(f"Connection to the worker broke during a stream: {exc!r}",
-                                    plugin=self.plugin) from exc
-
-    _END = object()
 
     def _frame(self, line: bytes) -> Iterator[Any]:
         try:
