@@ -64,7 +64,7 @@ def chart(figures: dict[str, dict[str, Any]], path: Path) -> None:
     cols = 3
     rows = (len(families) + cols - 1) // cols
     plot, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False)
-    for ax, (family, figs) in zip(axes.flat, families.items()):
+    for ax, (family, figs) in zip(axes.flat, families.items(), strict=False):
         width = 0.8 / len(sides)
         values = []
         for i, (side, name, colour) in enumerate(sides):
@@ -72,7 +72,7 @@ def chart(figures: dict[str, dict[str, Any]], path: Path) -> None:
             ys = [f[side] or 0 for f in figs]
             values += [y for y in ys if y]
             bars = ax.bar(xs, ys, width, label=name, color=colour)
-            for bar, y in zip(bars, ys):
+            for bar, y in zip(bars, ys, strict=True):
                 if y:
                     ax.annotate(f"{y:.3g}", (bar.get_x() + bar.get_width() / 2, y),
                                 ha="center", va="bottom", fontsize=7)

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     line = json.dumps(result)
     print(line)
     print(report.table(figures))
-    (OUT / "results.json").write_text(line + "\n")
+    (OUT / ("results-quick.json" if args.quick else "results.json")).write_text(line + "\n")
     args.docs.mkdir(parents=True, exist_ok=True)
     report.chart(figures, args.docs / "bench.png")
     (args.docs / "benchmarks.md").write_text(report.markdown(result, method_notes()))

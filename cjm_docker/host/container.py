@@ -16,6 +16,7 @@ from cjm_docker.errors import (
     PluginStartError,
     ProtocolError,
     WorkerCrashedError,
+    WorkerTimeoutError,
 )
 from cjm_docker.host.exits import exit_recorder
 from cjm_docker.host.lease import lease_keeper
@@ -148,8 +149,8 @@ class PluginContainer:
             if tcp or socket_path.exists():
                 try:
                     health = client.health(timeout=2.0)
-                except WorkerUnreachable:
-                    health = {}
+                except (WorkerUnreachable, WorkerTimeoutError):
+                    health = {}  # not listening yet, or slow on a loaded machine: ask again
                 status = health.get("status")
                 if status == wire.WorkerState.READY.value or status == wire.WorkerState.BUSY.value:
                     if health.get("protocol") != wire.PROTOCOL_VERSION:

@@ -15,7 +15,7 @@ class ReadinessWait:
 
     timeout: float
     first_interval: float = 0.005
-    max_interval: float = 0.05
+    max_interval: float = 0.01
     backoff: float = 1.3
     clock: Callable[[], float] = time.monotonic
     sleeper: Callable[[float], None] = time.sleep

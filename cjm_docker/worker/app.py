@@ -25,6 +25,7 @@ from cjm_docker.worker.auth import OPEN_PATHS, BearerAuth
 from cjm_docker.worker.calls import CallKind
 from cjm_docker.worker.encoding import encode
 from cjm_docker.worker.failures import CallFailed, bad_request, internal
+from cjm_docker.worker.fastpath import FastPath
 from cjm_docker.worker.host import PluginHost
 from cjm_docker.worker.stats import ProcessStats
 from cjm_docker.worker.streaming import LinePipe
@@ -45,6 +46,8 @@ def create_app(host: PluginHost, token: str, *, stats: ProcessStats | None = Non
     stats = stats or ProcessStats()
     app = FastAPI(title="cjm-docker worker", version=__version__, docs_url=None,
                   redoc_url=None)
+    # Middleware runs outermost-last-added: auth first, then the fast path, then the router.
+    app.add_middleware(FastPath, host=host, parse_call_body=parse_call_body)
     app.add_middleware(BearerAuth, token=token)
     app.add_exception_handler(CallFailed, _answer_failure)
     app.add_exception_handler(StarletteHTTPException, _answer_http_error)
