@@ -35,7 +35,7 @@ def percentile(values: list[float], q: float) -> float:
 def cold_ours(manager: PluginManager) -> float:
     started = time.perf_counter()
     manager.load_plugin(PLUGIN)
-    manager.execute_plugin(PLUGIN, text="x")
+    manager.execute_plugin(PLUGIN, text="x", steps=1, record=False)
     elapsed = time.perf_counter() - started
     manager.unload_plugin(PLUGIN)
     return elapsed
@@ -83,7 +83,7 @@ def main() -> None:
     floor = FloorServer(engine, image)
     floor.start()
     try:
-        body = {"text": "x"}
+        body = {"text": "x", "steps": 1, "record": False}
         ours_warm, floor_warm = [], []
         for _ in range(4):
             floor_warm += warm(lambda: floor.echo(body), options.calls // 4)

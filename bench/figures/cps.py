@@ -36,11 +36,13 @@ PLUGIN_SOURCE = textwrap.dedent('''
         def initialize(self, config=None):
             pass
 
-        def execute(self, text="", sleep=0.0, steps=10):
+        def execute(self, text="", sleep=0.0, steps=10, record=True):
             steps = max(1, int(steps))
             for i in range(steps):
                 self._progress, self._status_message = i / steps, f"step {i + 1}/{steps}"
             self._progress, self._status_message = 1.0, "done"
+            if not record:
+                return {"text": text, "length": len(text), "history": ""}
             history = os.path.join(os.environ.get("CJM_DATA_DIR", "/tmp"), "cjm-example-echo",
                                    "history.log")
             os.makedirs(os.path.dirname(history), exist_ok=True)

@@ -45,7 +45,7 @@ class Driver:
         started = time.perf_counter()
         proxy = RemotePluginProxy(self.manifest)
         try:
-            proxy.execute(text="x")
+            proxy.execute(text="x", steps=1, record=False)
             return {"s": time.perf_counter() - started}
         finally:
             proxy.cleanup()
@@ -53,16 +53,16 @@ class Driver:
     def load(self) -> dict:
         if self.proxy is None:
             self.proxy = RemotePluginProxy(self.manifest)
-            self.proxy.execute(text="x")
+            self.proxy.execute(text="x", steps=1, record=False)
         return {"pid": self.proxy.process.pid}
 
     def warm(self, calls: int, warmup: int = 10) -> dict:
         for _ in range(warmup):
-            self.proxy.execute(text="x")
+            self.proxy.execute(text="x", steps=1, record=False)
         times = []
         for _ in range(calls):
             started = time.perf_counter()
-            self.proxy.execute(text="x")
+            self.proxy.execute(text="x", steps=1, record=False)
             times.append(time.perf_counter() - started)
         return {"times": times}
 
@@ -101,7 +101,7 @@ class Driver:
                 proxy = RemotePluginProxy(dict(self.manifest))
                 with lock:
                     proxies.append(proxy)
-                proxy.execute(text="x")
+                proxy.execute(text="x", steps=1, record=False)
             except Exception as exc:  # counted, reported
                 errors.append(repr(exc))
 

@@ -48,8 +48,10 @@ class EchoPlugin(PluginInterface):
         out = out.upper() if self.config.uppercase else out
         return f"{self.config.prefix}{out}"
 
-    def execute(self, text: str = "", sleep: float = 0.0, steps: int = 10) -> dict[str, Any]:
-        """Echo ``text``, taking ``sleep`` seconds over ``steps`` progress steps."""
+    def execute(self, text: str = "", sleep: float = 0.0, steps: int = 10,
+                record: bool = True) -> dict[str, Any]:
+        """Echo ``text``, taking ``sleep`` seconds over ``steps`` progress steps; ``record``
+        appends the result to ``history.log`` in the plugin's data folder."""
         steps = max(1, int(steps))
         for i in range(steps):
             self.check_cancel()
@@ -58,6 +60,8 @@ class EchoPlugin(PluginInterface):
                 time.sleep(sleep / steps)
         self.report_progress(1.0, "done")
         result = self._transform(text)
+        if not record:
+            return {"text": result, "length": len(result), "history": ""}
         history = os.path.join(data_dir(), "history.log")
         try:
             os.makedirs(os.path.dirname(history), exist_ok=True)
