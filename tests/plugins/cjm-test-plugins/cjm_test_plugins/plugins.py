@@ -48,7 +48,8 @@ class Workbench(PluginInterface):
     def cleanup(self) -> None:
         marker = os.environ.get("CJM_PLUGIN_DATA_DIR")
         if marker:
-            Path(marker, "cleanup.log").open("a").write(f"cleanup {os.getpid()}\n")
+            with Path(marker, "cleanup.log").open("a") as fh:
+                fh.write(f"cleanup {os.getpid()}\n")
 
     def execute(self, action: str = "echo", **kw: Any) -> Any:
         return getattr(self, f"do_{action}")(**kw)
