@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,11 @@ from pathlib import Path
 import pytest
 
 from cjm_docker import config as config_module
+
+# Tests choose their own data dirs and settings: the caller's CJM_* variables (a developer's
+# data dir, CI's) must not leak into them; integration fixtures set what they need explicitly.
+for _name in [n for n in os.environ if n.startswith("CJM_")]:
+    del os.environ[_name]
 
 REPO = Path(__file__).resolve().parents[1]
 
