@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -25,9 +26,14 @@ class PreparedCall:
 
     def __init__(self, exchange: Path, visible: Sequence[Path], plugin: str):
         self.exchange = exchange
-        self.visible = [p.resolve() for p in visible]
+        self._visible = visible
         self.plugin = plugin
         self.created: list[Path] = []
+
+    @cached_property
+    def visible(self) -> list[Path]:
+        # Resolved only when an argument needs it: the hot path never touches the disk.
+        return [p.resolve() for p in self._visible]
 
     def body(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         if all(type(a) in _PLAIN for a in args) and all(type(v) in _PLAIN for v in kwargs.values()):
