@@ -106,14 +106,21 @@ class PluginManager:
     def get_loaded_categories(self) -> list[str]:
         return sorted({m.category for m in self.plugins.values() if m.category})
 
+    def _key(self, name: str) -> str:
+        """The manifest name of a loaded plugin, also when called by its plugins.yaml name."""
+        if name in self.plugins:
+            return name
+        return next((key for key, meta in self.plugins.items()
+                     if meta.manifest.get("spec_name") == name), name)
+
     def get_plugin_meta(self, name: str) -> PluginMeta | None:
-        return self.plugins.get(name)
+        return self.plugins.get(self._key(name))
 
     def list_plugins(self) -> list[PluginMeta]:
         return list(self.plugins.values())
 
     def get_plugin(self, name: str) -> RemotePluginProxy | None:
-        meta = self.plugins.get(name)
+        meta = self.plugins.get(self._key(name))
         return meta.instance if meta else None
 
     # -- load / unload ----------------------------------------------------------------------
@@ -195,8 +202,9 @@ class PluginManager:
 
     def unload_plugin(self, name: str) -> bool:
         """Run the plugin's cleanup and remove its container; False when it was not loaded."""
+        name = self._key(name)
         with self._name_lock(name):
-            meta = self.plugins.pop(name, None)
+            meta = self.plugins.pop(self._key(name), None)
             if meta is None:
                 return False
             proxy, meta.instance = meta.instance, None
@@ -210,7 +218,8 @@ class PluginManager:
 
     def reload_plugin(self, name: str, config: dict[str, Any] | None = None) -> bool:
         """Replace the plugin's container, keeping its config (or applying ``config``)."""
-        meta = self.plugins.get(name)
+        name = self._key(name)
+        meta = self.plugins.get(self._key(name))
         if meta is None:
             return False
         keep = config if config is not None else self._current_config(name)
@@ -219,6 +228,7 @@ class PluginManager:
 
     def restart_plugin(self, name: str) -> None:
         """Kill the container at once (no cleanup) and start a fresh one with the same config."""
+        name = self._key(name)
         meta = self._loaded(name)
         with self._name_lock(name):
             if meta.instance is not None:
@@ -234,6 +244,7 @@ class PluginManager:
     def set_call_timeout(self, name: str, seconds: float | None) -> None:
         """Limit each execute (and each silent stretch of a stream) of a loaded plugin; a call
         that exceeds it raises ``WorkerTimeoutError`` and the hung container is replaced."""
+        name = self._key(name)
         self._call_timeouts[name] = seconds
         proxy = self._loaded(name).instance
         if proxy is not None:
@@ -283,14 +294,14 @@ class PluginManager:
     # -- enable / disable -------------------------------------------------------------------
 
     def enable_plugin(self, name: str) -> bool:
-        meta = self.plugins.get(name)
+        meta = self.plugins.get(self._key(name))
         if meta is None:
             return False
         meta.enabled = True
         return True
 
     def disable_plugin(self, name: str) -> bool:
-        meta = self.plugins.get(name)
+        meta = self.plugins.get(self._key(name))
         if meta is None:
             return False
         meta.enabled = False
@@ -312,7 +323,7 @@ class PluginManager:
 
     def update_plugin_config(self, name: str, config: dict[str, Any]) -> bool:
         """Validate (merged with defaults) and apply a new config; False when not loaded."""
-        meta = self.plugins.get(name)
+        meta = self.plugins.get(self._key(name))
         if meta is None or meta.instance is None:
             return False
         effective = configs.effective_config(name, meta.config_schema, config)
@@ -323,7 +334,7 @@ class PluginManager:
     # -- execution --------------------------------------------------------------------------
 
     def _loaded(self, name: str) -> PluginMeta:
-        meta = self.plugins.get(name)
+        meta = self.plugins.get(self._key(name))
         if meta is None:
             raise PluginNotLoadedError(f"Plugin '{name}' is not loaded.", plugin=name,
                                        hint="Call load_plugin first.")
@@ -465,7 +476,7 @@ class PluginManager:
         come from the engine (the worker's own CPU figure is kept as ``worker_cpu_percent``);
         ``gpu_memory_mb`` is the GPU memory of the container's processes.
         """
-        meta = self.plugins.get(name)
+        meta = self.plugins.get(self._key(name))
         proxy = meta.instance if meta else None
         if proxy is None:
             return None

@@ -234,3 +234,11 @@ def test_hung_call_times_out_and_the_container_is_replaced(manager, engine):
     assert time.perf_counter() - started < 5
     assert manager.execute_plugin(WORKBENCH, action="echo")["hostname"] != first
     assert len(containers_of(engine, manager.session)) == 1
+
+
+def test_a_loaded_plugin_answers_to_its_plugins_yaml_name_too(manager):
+    manager.load_plugin(WORKBENCH)
+    spec_name = manager.plugins[WORKBENCH].manifest["spec_name"]
+    assert manager.get_plugin(spec_name) is manager.get_plugin(WORKBENCH)
+    assert manager.execute_plugin(spec_name, action="echo", text="x")["text"] == "hello x"
+    assert manager.unload_plugin(spec_name) and manager.get_plugin(WORKBENCH) is None
