@@ -108,6 +108,14 @@ class BuildEvent:
     text: str
 
 
+def split_reference(ref: str) -> tuple[str, str]:
+    """``repo:tag`` as (repo, tag); no tag (or a registry port, ``host:5000/x``) means latest."""
+    repo, _, tag = ref.rpartition(":")
+    if not repo or "/" in tag:
+        return ref, "latest"
+    return repo, tag
+
+
 def _explain(exc: Exception) -> str:
     if isinstance(exc, docker.errors.APIError):
         return str(exc.explanation or exc)
@@ -178,9 +186,7 @@ class Engine:
 
     def tag_image(self, source: str, ref: str) -> None:
         """Give ``source`` the additional name ``ref`` (``repo:tag``)."""
-        repo, _, tag = ref.rpartition(":")
-        if not repo or "/" in tag:
-            repo, tag = ref, "latest"
+        repo, tag = split_reference(ref)
         self._call(self.api.tag, source, repo, tag, force=True)
 
     def remove_image(self, ref: str, *, force: bool = False) -> bool:
@@ -202,9 +208,7 @@ class Engine:
         Raises:
             ImageError: the registry could not be reached or has no such image.
         """
-        repo, _, tag = ref.rpartition(":")
-        if not repo or "/" in tag:
-            repo, tag = ref, "latest"
+        repo, tag = split_reference(ref)
         try:
             for _ in self.api.pull(repo, tag=tag, stream=True, decode=True):
                 pass
@@ -221,7 +225,7 @@ class Engine:
         The tarball is streamed (chunked upload), never held in memory; ``on_bytes`` is called
         with the byte count of each chunk sent (progress).
         """
-        repo, _, tag = ref.rpartition(":")
+        repo, tag = split_reference(ref)
 
         def chunks() -> Iterator[bytes]:
             while True:
@@ -252,7 +256,7 @@ class Engine:
         Returns:
             The new image id.
         """
-        repo, _, tag = ref.rpartition(":")
+        repo, tag = split_reference(ref)
         source = self.image_inspect(image)
         if source is None:
             raise ImageError(f"Image {image} is not present.")

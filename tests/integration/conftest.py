@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -104,6 +105,13 @@ def manager(cjm_config, test_plugins, engine) -> Iterator:
                                       cjm_config.data_dir / "extra-manifests"],
                         config=cjm_config, engine=engine)
     mgr.discover_manifests()
+    with unloading(mgr, engine):
+        yield mgr
+
+
+@contextlib.contextmanager
+def unloading(mgr, engine) -> Iterator:
+    """Unload everything afterwards, then remove whatever the session's label still finds."""
     try:
         yield mgr
     finally:

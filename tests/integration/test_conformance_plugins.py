@@ -15,7 +15,7 @@ import pytest
 from cjm_docker import labels
 from cjm_docker.conformance import Outcome, Timeouts, run_conformance
 from cjm_docker.spec.plugins_file import load_plugins_file
-from tests.integration.conftest import EXAMPLES_YAML, REPO, remove_containers, run_ctl
+from tests.integration.conftest import EXAMPLES_YAML, REPO, run_ctl, unloading
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +33,8 @@ def conformance_manager(cjm_config, engine) -> Iterator:
     from cjm_docker.host.manager import PluginManager
 
     mgr = PluginManager(search_paths=[cjm_config.manifests_dir], config=cjm_config, engine=engine)
-    try:
+    with unloading(mgr, engine):
         yield mgr
-    finally:
-        try:
-            mgr.unload_all()
-        finally:
-            remove_containers(engine, {labels.SESSION: mgr.session})
 
 
 def ctl_test(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -26,6 +26,7 @@ from cjm_docker.scheduling import SafetyScheduler
 from cjm_docker.telemetry import HostStats, NoGpuProvider, Telemetry
 from cjm_docker.telemetry.cgroup_stats import CgroupStatsSource
 from cjm_docker.telemetry.containers import ContainerStatsReader
+from tests.integration.conftest import unloading
 
 pytestmark = pytest.mark.integration
 
@@ -186,15 +187,8 @@ def sched_manager(cjm_config, test_plugins, engine, tmp_path):
     mgr = PluginManager(search_paths=[folder], scheduler=SafetyScheduler(), config=cjm_config,
                         engine=engine)
     mgr.discover_manifests()
-    try:
+    with unloading(mgr, engine):
         yield mgr
-    finally:
-        try:
-            mgr.unload_all()
-        finally:
-            for state in engine.list_containers({labels.MANAGED: "true",
-                                                 labels.SESSION: mgr.session}):
-                engine.remove_container(state.id, force=True)
 
 
 def test_get_plugin_stats_match_docker_stats(sched_manager):
