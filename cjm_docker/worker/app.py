@@ -1,6 +1,9 @@
 """The worker's ASGI app: the endpoints of ``cjm_docker.wire`` over a ``PluginHost``.
 
-Handlers take a plain ``Request`` and return pre-encoded bytes: no pydantic models and no
+What uvicorn serves is ``WorkerApp``: the token check, then the fast path for the two hot
+endpoints, then FastAPI for everything else. Both run outside FastAPI's own middleware stack
+(error pages, body limits, telemetry hooks), which costs about as much as the rest of a trivial
+request. Handlers take a plain ``Request`` and return pre-encoded bytes: no pydantic models and no
 re-encoding on the hot paths (/execute, /execute_stream, /progress, /cancel). Failures travel as
 ``CallFailed`` and are answered by one exception handler with the wire's error body.
 """
@@ -35,7 +38,28 @@ log = logging.getLogger(__name__)
 _CALL_KEYS = frozenset({"args", "kwargs"})
 
 
-def create_app(host: PluginHost, token: str, *, stats: ProcessStats | None = None) -> FastAPI:
+class WorkerApp:
+    """The ASGI app uvicorn serves: ``BearerAuth(FastPath(api))``.
+
+    Args:
+        api: the FastAPI app (every endpoint, and the OpenAPI document).
+        host: the plugin host, for the fast path.
+        token: the bearer token every endpoint but /health requires.
+    """
+
+    def __init__(self, api: FastAPI, host: PluginHost, token: str) -> None:
+        self.api = api
+        self._served = BearerAuth(FastPath(api, host, parse_call_body), token)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._served(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document (the fast path's endpoints included)."""
+        return self.api.openapi()
+
+
+def create_app(host: PluginHost, token: str, *, stats: ProcessStats | None = None) -> WorkerApp:
     """Build the worker app around ``host``.
 
     Args:
@@ -43,12 +67,13 @@ def create_app(host: PluginHost, token: str, *, stats: ProcessStats | None = Non
         token: the bearer token every endpoint but /health requires.
         stats: the process sampler for /stats (one is created when omitted).
     """
-    stats = stats or ProcessStats()
+    return WorkerApp(create_api(host, stats or ProcessStats()), host, token)
+
+
+def create_api(host: PluginHost, stats: ProcessStats) -> FastAPI:
+    """The FastAPI app: every endpoint, answering in the wire's shapes (no token check here)."""
     app = FastAPI(title="cjm-docker worker", version=__version__, docs_url=None,
                   redoc_url=None)
-    # Middleware runs outermost-last-added: auth first, then the fast path, then the router.
-    app.add_middleware(FastPath, host=host, parse_call_body=parse_call_body)
-    app.add_middleware(BearerAuth, token=token)
     app.add_exception_handler(CallFailed, _answer_failure)
     app.add_exception_handler(StarletteHTTPException, _answer_http_error)
     app.add_exception_handler(Exception, _answer_internal)  # last resort: never a bare 500

@@ -1,9 +1,9 @@
-"""The hot endpoints served as plain ASGI, in front of FastAPI's router.
+"""The hot endpoints served as plain ASGI, in front of FastAPI.
 
-``POST /execute`` and ``GET /progress`` are what a busy host calls thousands of times; routing and
-dependency solving cost about as much as the rest of the request together. This layer answers
-them directly with the same handlers' logic and the same error bodies; FastAPI keeps serving
-everything else and still describes these two in /openapi.json.
+``POST /execute`` and ``GET /progress`` are what a busy host calls thousands of times; FastAPI's
+middleware stack, routing and dependency solving cost about as much as the rest of the request
+together. This layer answers them directly with the same handlers' logic and the same error
+bodies; FastAPI keeps serving everything else and still describes these two in /openapi.json.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _HEADERS_JSON = [(b"content-type", b"application/json")]
+_EXECUTE = ("POST", "/execute")
+_PROGRESS = ("GET", "/progress")
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -44,7 +46,7 @@ async def _answer(send: Send, status: int, body: bytes) -> None:
 
 
 class FastPath:
-    """Serves ``POST /execute`` and ``GET /progress`` without the router (auth runs before it).
+    """Serves ``POST /execute`` and ``GET /progress`` without FastAPI (auth runs before it).
 
     Args:
         app: the FastAPI app, for every other request.
@@ -61,21 +63,29 @@ class FastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             route = (scope["method"], scope["path"])
-            if route == ("POST", "/execute"):
-                await self._execute(receive, send)
+            if route == _EXECUTE:
+                await self._answer_guarded(send, route, self._execute(receive))
                 return
-            if route == ("GET", "/progress"):
-                await _answer(send, 200, encode(self.host.progress()))
+            if route == _PROGRESS:
+                await self._answer_guarded(send, route, self._progress())
                 return
         await self.app(scope, receive, send)
 
-    async def _execute(self, receive: Receive, send: Send) -> None:
+    async def _execute(self, receive: Receive) -> bytes:
+        args, kwargs = self.parse_call_body(await _read_body(receive))
+        return await self.host.execute(args, kwargs)
+
+    async def _progress(self) -> bytes:
+        return encode(self.host.progress())
+
+    async def _answer_guarded(self, send: Send, route: tuple[str, str],
+                              answer: Awaitable[bytes]) -> None:
+        """Send 200 with the answer, or the wire's error body (the app's handlers, inlined)."""
         try:
-            args, kwargs = self.parse_call_body(await _read_body(receive))
-            status, body = 200, await self.host.execute(args, kwargs)
+            status, body = 200, await answer
         except CallFailed as exc:
             status, body = exc.status, encode(exc.body)
         except Exception as exc:  # the same last resort as the app's handler: never a bare 500
-            log.error("internal error answering POST /execute", exc_info=exc)
+            log.error("internal error answering %s %s", *route, exc_info=exc)
             status, body = 500, encode(internal(exc).body)
         await _answer(send, status, body)

@@ -122,14 +122,22 @@ class PluginHost:
         Raises:
             CallFailed: 503 when the plugin is not loaded or the worker is stopping.
         """
-        state = self.lifecycle.state
-        if not state.accepts_calls:
-            raise not_ready(state.value, self.error)
+        self._admit()
         return self._thread.submit(self._run_call, kind, work)
 
     async def call(self, kind: CallKind, work: Work[T]) -> T:
-        """``submit`` and wait without blocking the event loop."""
-        return await asyncio.wrap_future(self.submit(kind, work))
+        """Run ``work(plugin, call)`` on the plugin thread; wait without blocking the loop.
+
+        Raises:
+            CallFailed: 503 when the plugin is not loaded or the worker is stopping.
+        """
+        self._admit()
+        return await self._thread.run(self._run_call, kind, work)
+
+    def _admit(self) -> None:
+        state = self.lifecycle.state
+        if not state.accepts_calls:
+            raise not_ready(state.value, self.error)
 
     def _run_call(self, kind: CallKind, work: Work[T]) -> T:
         if not self.lifecycle.try_move(HostState.BUSY):

@@ -94,6 +94,8 @@ def serve(app: Any, sock: socket.socket, *, on_signal: Callable[[int], None],
     """
     config = uvicorn.Config(app, loop="none", http=_http_implementation(), lifespan="off",
                             log_level="warning", access_log=False, server_header=False,
+                            # No proxy sits between host and worker: skip X-Forwarded-* parsing.
+                            proxy_headers=False,
                             date_header=False, timeout_keep_alive=KEEP_ALIVE_S)
     server = _Server(config)
 
