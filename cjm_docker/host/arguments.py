@@ -21,6 +21,18 @@ from cjm_docker.interface import FileBackedDTO
 _PLAIN = (str, int, float, bool, type(None))
 
 
+def plain_body(args: tuple, kwargs: dict) -> dict[str, Any] | None:
+    """The request body when every argument is a plain JSON scalar (the hot path: nothing to
+    convert, no file to place), else None."""
+    for value in args:
+        if type(value) not in _PLAIN:
+            return None
+    for value in kwargs.values():
+        if type(value) not in _PLAIN:
+            return None
+    return {"args": list(args), "kwargs": kwargs}
+
+
 class PreparedCall:
     """Arguments ready for the wire, plus the exchange files to delete after the call."""
 
@@ -36,8 +48,9 @@ class PreparedCall:
         return [p.resolve() for p in self._visible]
 
     def body(self, args: tuple, kwargs: dict) -> dict[str, Any]:
-        if all(type(a) in _PLAIN for a in args) and all(type(v) in _PLAIN for v in kwargs.values()):
-            return {"args": list(args), "kwargs": kwargs}  # the hot path: nothing to convert
+        plain = plain_body(args, kwargs)
+        if plain is not None:
+            return plain
         return {"args": [self._convert(a) for a in args],
                 "kwargs": {k: self._convert(v) for k, v in kwargs.items()}}
 

@@ -288,6 +288,8 @@ class PluginManager:
         return [a.plugin for a in found]
 
     def _attachment_for(self, meta: PluginMeta) -> Attachment | None:
+        if not self.attachments:  # every call asks: answer the common case first
+            return None
         return self.attachments.get(meta.name) or \
             self.attachments.get(str(meta.manifest.get("spec_name") or "")) or None
 
@@ -328,7 +330,7 @@ class PluginManager:
             return False
         effective = configs.effective_config(name, meta.config_schema, config)
         meta.instance.initialize(effective)
-        self._configs[name] = effective
+        self._configs[meta.name] = effective
         return True
 
     # -- execution --------------------------------------------------------------------------
@@ -340,14 +342,13 @@ class PluginManager:
                                        hint="Call load_plugin first.")
         return meta
 
-    def _runnable(self, name: str) -> tuple[PluginMeta, RemotePluginProxy]:
-        meta = self._loaded(name)
+    def _runnable(self, meta: PluginMeta) -> RemotePluginProxy:
         if not meta.enabled:
-            raise PluginNotLoadedError(f"Plugin '{name}' is disabled.", plugin=name,
+            raise PluginNotLoadedError(f"Plugin '{meta.name}' is disabled.", plugin=meta.name,
                                        hint="Enable it with enable_plugin.")
         if meta.instance is None:  # its container crashed earlier: the next call gets a fresh one
-            self.load_plugin(meta, self._configs.get(name))
-        return meta, meta.instance
+            self.load_plugin(meta, self._configs.get(meta.name))
+        return meta.instance
 
     def _claim(self, meta: PluginMeta) -> None:
         # Busy from before admission: eviction (ours or another thread's) never picks a plugin
@@ -375,7 +376,7 @@ class PluginManager:
         self._claim(meta)
         started, error = False, None
         try:
-            meta, proxy = self._runnable(name)
+            proxy = self._runnable(meta)
             self._admit(meta)
             self.scheduler.on_execution_start(meta.name)
             started = True
@@ -394,7 +395,7 @@ class PluginManager:
         started, error = False, None
         try:
             if meta.instance is None or not meta.enabled:   # restarting is blocking work
-                meta, proxy = await asyncio.to_thread(self._runnable, name)
+                proxy = await asyncio.to_thread(self._runnable, meta)
             else:
                 proxy = meta.instance
             await self._admit_async(meta)

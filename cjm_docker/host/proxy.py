@@ -13,7 +13,7 @@ from typing import Any
 from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import Engine
 from cjm_docker.errors import CjmDockerError, PluginNotLoadedError
-from cjm_docker.host.arguments import PreparedCall
+from cjm_docker.host.arguments import PreparedCall, plain_body
 from cjm_docker.host.container import PluginContainer
 from cjm_docker.host.handle import WorkerHandle
 from cjm_docker.host.owner import current_owner, new_session_id
@@ -70,9 +70,13 @@ class RemotePluginProxy(PluginInterface):
                                        plugin=self.name, hint="Load it again.")
         return self._client
 
-    def _prepare(self) -> PreparedCall:
-        return PreparedCall(self.config.exchange_dir, self.container.visible_roots(),
-                            self.name)
+    def _prepare(self, args: tuple, kwargs: dict) -> tuple[dict[str, Any], PreparedCall | None]:
+        """The request body, and the call whose exchange files go after it (None: no files)."""
+        body = plain_body(args, kwargs)
+        if body is not None:  # the hot path: no paths to resolve, no files to place
+            return body, None
+        call = PreparedCall(self.config.exchange_dir, self.container.visible_roots(), self.name)
+        return call.body(args, kwargs), call
 
     def _crashed(self, exc: WorkerUnreachable, during: str) -> CjmDockerError:
         return self.container.crash_error(during) or exc
@@ -88,50 +92,49 @@ class RemotePluginProxy(PluginInterface):
 
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         """Run the plugin's ``execute`` in its container and return the result."""
-        call = self._prepare()
+        body, call = self._prepare(args, kwargs)
         try:
-            return self.client.call("POST", "/execute", call.body(args, kwargs),
-                                    timeout=self.call_timeout)
+            return self.client.call("POST", "/execute", body, timeout=self.call_timeout)
         except WorkerUnreachable as exc:
             raise self._crashed(exc, "execute") from exc
         finally:
-            if call.created:
+            if call is not None:
                 call.discard()
 
     async def execute_async(self, *args: Any, **kwargs: Any) -> Any:
         """The async twin of ``execute``; never blocks the event loop."""
-        call = self._prepare()
+        body, call = self._prepare(args, kwargs)
         try:
-            return await self.client.acall("POST", "/execute", call.body(args, kwargs),
-                                           timeout=self.call_timeout)
+            return await self.client.acall("POST", "/execute", body, timeout=self.call_timeout)
         except WorkerUnreachable as exc:
             raise await asyncio.to_thread(self._crashed, exc, "execute") from exc
         finally:
-            if call.created:
+            if call is not None:
                 call.discard()
 
     def execute_stream_sync(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         """Yield the plugin's chunks as they come; an error in the stream is raised."""
-        call = self._prepare()
+        body, call = self._prepare(args, kwargs)
         try:
-            yield from self.client.stream("/execute_stream", call.body(args, kwargs),
-                                          timeout=self.call_timeout)
+            yield from self.client.stream("/execute_stream", body, timeout=self.call_timeout)
         except WorkerUnreachable as exc:
             raise self._crashed(exc, "a stream") from exc
         finally:
-            call.discard()
+            if call is not None:
+                call.discard()
 
     async def execute_stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:  # type: ignore[override]
         """Async generator of the plugin's chunks (0.0.x's ``execute_stream``)."""
-        call = self._prepare()
+        body, call = self._prepare(args, kwargs)
         try:
-            async for chunk in self.client.astream("/execute_stream", call.body(args, kwargs),
+            async for chunk in self.client.astream("/execute_stream", body,
                                                    timeout=self.call_timeout):
                 yield chunk
         except WorkerUnreachable as exc:
             raise await asyncio.to_thread(self._crashed, exc, "a stream") from exc
         finally:
-            call.discard()
+            if call is not None:
+                call.discard()
 
     execute_stream_async = execute_stream
 

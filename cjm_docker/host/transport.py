@@ -1,7 +1,8 @@
 """The host's HTTP client for one worker: the only module that imports httpx.
 
-One persistent connection pool per container (a sync client, and an async client per event
-loop), over the Unix socket in the container's runtime folder or over TCP on 127.0.0.1. Every
+Persistent connections per container, over the Unix socket in the container's runtime folder
+or over TCP: sync unary calls (execute, progress, control) go through the lean ``http1`` client,
+streams through an httpx client, async calls through an httpx client per event loop. Every
 worker answer is turned into a Python value or a typed ``cjm_docker`` error here, at one choke
 point; a broken connection becomes ``WorkerUnreachable`` so the proxy can ask the engine why.
 """
@@ -25,14 +26,15 @@ from cjm_docker.errors import (
     ProtocolError,
     WorkerTimeoutError,
 )
+from cjm_docker.host.http1 import ConnectFailed, ConnectionBroke, Http1Client
 
 #: Timeouts for control calls; execute and streams have none unless the caller sets one.
 CONTROL_TIMEOUT = 10.0
 _JSON = {"content-type": "application/json"}
-_TRANSPORT_ERRORS = (httpx.TransportError,)
+_TRANSPORT_ERRORS = (httpx.TransportError, ConnectionBroke)
 # No connection was opened, so the request never left this host (ConnectTimeout is also a
 # TimeoutException: these are caught first).
-_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, ConnectFailed)
 
 
 class WorkerUnreachable(PluginError):
@@ -95,6 +97,8 @@ class WorkerClient:
         self.plugin = plugin
         self.connect_timeout = connect_timeout
         self._headers = {"authorization": f"{wire.AUTH_SCHEME} {token}"}
+        self._unary = Http1Client(socket_path=address.socket_path, base_url=address.base_url,
+                                  headers=self._headers)
         self._sync = httpx.Client(transport=self._transport(), base_url=address.base_url,
                                   headers=self._headers, timeout=None)
         self._async: httpx.AsyncClient | None = None
@@ -121,7 +125,7 @@ class WorkerClient:
         connect = self.connect_timeout if timeout is None else min(timeout, self.connect_timeout)
         return httpx.Timeout(timeout, connect=connect)
 
-    def _unreachable(self, exc: httpx.TransportError, during: str) -> WorkerUnreachable:
+    def _unreachable(self, exc: Exception, during: str) -> WorkerUnreachable:
         if isinstance(exc, _CONNECT_ERRORS):
             return WorkerConnectError(f"Cannot connect to the worker at {self.address.describe()} "
                                       f"for {during}: {exc!r}", plugin=self.plugin)
@@ -130,12 +134,12 @@ class WorkerClient:
 
     @contextmanager
     def _translated(self, what: str, timeout: float | None) -> Iterator[None]:
-        """The one place httpx's exceptions become ours (``what`` names the call)."""
+        """The one place transport exceptions become ours (``what`` names the call)."""
         try:
             yield
         except _CONNECT_ERRORS as exc:
             raise self._unreachable(exc, what) from exc
-        except httpx.TimeoutException as exc:
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise WorkerTimeoutError(f"{what} got no answer within {timeout} s.",
                                      plugin=self.plugin) from exc
         except _TRANSPORT_ERRORS as exc:
@@ -148,10 +152,9 @@ class WorkerClient:
         """Send one request and return the decoded answer (raises typed errors)."""
         content = encode_body(body) if body is not None else None
         with self._translated(f"{method} {path}", timeout):
-            response = self._sync.request(method, path, content=content,
-                                          headers=_JSON if content else None,
-                                          timeout=self._timeout(timeout))
-        return self._decode(response, path)
+            answer = self._unary.request(method, path, content, timeout=timeout,
+                                         connect_timeout=self.connect_timeout)
+        return self._decode(answer.status, answer.body, path)
 
     async def acall(self, method: str, path: str, body: Any = None, *,
                     timeout: float | None = CONTROL_TIMEOUT) -> Any:
@@ -161,7 +164,7 @@ class WorkerClient:
             response = await self._async_client().request(
                 method, path, content=content, headers=_JSON if content else None,
                 timeout=self._timeout(timeout))
-        return self._decode(response, path)
+        return self._decode(response.status_code, response.content, path)
 
     def health(self, timeout: float = 2.0) -> dict[str, Any]:
         """GET /health (no token needed); raises WorkerUnreachable when nothing answers."""
@@ -179,8 +182,7 @@ class WorkerClient:
                 "POST", path, content=encode_body(body), headers=_JSON,
                 timeout=self._timeout(timeout)) as response:
             if response.status_code != 200:
-                response.read()
-                self._decode(response, path)
+                self._decode(response.status_code, response.read(), path)
             for chunk in response.iter_raw():
                 for line in frames.feed(chunk):
                     yield from self._frame(line)
@@ -196,8 +198,7 @@ class WorkerClient:
                     "POST", path, content=encode_body(body), headers=_JSON,
                     timeout=self._timeout(timeout)) as response:
                 if response.status_code != 200:
-                    await response.aread()
-                    self._decode(response, path)
+                    self._decode(response.status_code, await response.aread(), path)
                 async for chunk in response.aiter_raw():
                     for line in frames.feed(chunk):
                         for value in self._frame(line):
@@ -222,21 +223,22 @@ class WorkerClient:
 
     # -- answers ----------------------------------------------------------------------------
 
-    def _decode(self, response: httpx.Response, path: str) -> Any:
-        if response.status_code < 300:
+    def _decode(self, status: int, content: bytes, path: str) -> Any:
+        if status < 300:
             try:
-                return json.loads(response.content) if response.content else None
+                return json.loads(content) if content else None
             except ValueError as exc:
                 raise ProtocolError(f"The worker answered {path} with non-JSON: "
-                                    f"{response.content[:200]!r}", plugin=self.plugin) from exc
+                                    f"{content[:200]!r}", plugin=self.plugin) from exc
         try:
-            error = json.loads(response.content).get("error")
+            error = json.loads(content).get("error")
         except (ValueError, AttributeError):
             error = None
         if not isinstance(error, dict):
-            raise ProtocolError(f"The worker answered {path} with HTTP {response.status_code}: "
-                                f"{response.text[:300]}", plugin=self.plugin)
-        raise self._error(error, response.status_code)
+            text = content[:300].decode("utf-8", "replace")
+            raise ProtocolError(f"The worker answered {path} with HTTP {status}: {text}",
+                                plugin=self.plugin)
+        raise self._error(error, status)
 
     def _error(self, error: dict[str, Any], status: int) -> PluginError:
         category = error.get("category", "")
@@ -263,6 +265,7 @@ class WorkerClient:
 
     def close(self) -> None:
         """Close the pools (async pool: best effort when its loop is gone)."""
+        self._unary.close()
         self._sync.close()
         client, self._async = self._async, None
         if client is not None:
@@ -277,7 +280,8 @@ class WorkerClient:
                 pass
 
     async def aclose(self) -> None:
-        """Close both pools from async code."""
+        """Close the pools from async code."""
+        self._unary.close()
         self._sync.close()
         client, self._async = self._async, None
         if client is not None:

@@ -75,6 +75,9 @@ class ResourceScheduler(ABC):
         """A call of ``plugin_name`` finished (successfully or not)."""
 
 
+_ALWAYS = Admission.admit("the permissive scheduler admits everything")
+
+
 class PermissiveScheduler(ResourceScheduler):
     """Allows every call (the default)."""
 
@@ -85,7 +88,7 @@ class PermissiveScheduler(ResourceScheduler):
 
     def admit(self, meta: Any, stats_provider: StatsProvider, *,
               gpu_indices: tuple[int, ...] | None = None, wait: bool = True) -> Admission:
-        return Admission.admit("the permissive scheduler admits everything")
+        return _ALWAYS
 
     async def admit_async(self, meta: Any, stats_provider: AsyncStatsProvider, *,
                           gpu_indices: tuple[int, ...] | None = None,
