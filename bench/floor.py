@@ -20,6 +20,7 @@ import httpx
 
 from cjm_docker import labels
 from cjm_docker.engine import BindMount, ContainerSpec, Engine
+from cjm_docker.host.http1 import Http1Client
 
 FLOOR_APP = textwrap.dedent("""
     import json
@@ -61,6 +62,7 @@ class FloorServer:
         self.socket = self.folder / "floor.sock"
         self.container_id: str | None = None
         self.client: httpx.Client | None = None
+        self.lean: Http1Client | None = None
 
     def start(self, timeout: float = 60.0) -> float:
         """Start the container; seconds until its first HTTP 200."""
@@ -85,8 +87,16 @@ class FloorServer:
             time.sleep(0.005)
 
     def echo(self, body: dict) -> dict:
+        """POST ``body`` with httpx: what a plain FastAPI service's callers would use."""
         assert self.client is not None
         return self.client.post("/echo", json=body).json()
+
+    def echo_lean(self, body: dict) -> dict:
+        """POST ``body`` with cjm-docker's own HTTP/1.1 client: the server side alone compared."""
+        if self.lean is None:
+            self.lean = Http1Client(socket_path=str(self.socket), base_url="http://floor",
+                                    headers={})
+        return json.loads(self.lean.request("POST", "/echo", json.dumps(body).encode()).body)
 
     def stream(self, body: dict) -> int:
         """POST ``body`` to the streaming route; the number of chunks read (each JSON-decoded)."""
@@ -102,6 +112,8 @@ class FloorServer:
     def stop(self) -> None:
         if self.client is not None:
             self.client.close()
+        if self.lean is not None:
+            self.lean.close()
         if self.container_id:
             self.engine.remove_container(self.container_id, force=True)
         shutil.rmtree(self.folder, ignore_errors=True)
