@@ -173,19 +173,20 @@ def test_file_backed_dto_crosses_by_mount_not_http(manager, tmp_path):
 
     proxy = manager.get_plugin(WORKBENCH)
     sent: list[int] = []
-    original = proxy.client._sync.send
+    unary = proxy.client._unary                   # the client unary calls go through
+    original = unary.request
 
-    def counting_send(request, **kw):
-        sent.append(len(request.content))
-        return original(request, **kw)
+    def counting_request(method, path, content=None, **kw):
+        sent.append(len(content or b""))
+        return original(method, path, content, **kw)
 
-    proxy.client._sync.send = counting_send
+    unary.request = counting_request
     try:
         started = time.perf_counter()
         result = manager.execute_plugin(WORKBENCH, action="file_size", path=Blob())
         elapsed = time.perf_counter() - started
     finally:
-        proxy.client._sync.send = original
+        unary.request = original
     assert result["size"] == 100 * 1024 * 1024
     assert max(sent) < 1024                       # only the path crossed HTTP
     assert not Path(result["path"]).exists()      # the exchange copy is gone after the call
