@@ -49,10 +49,6 @@ class Answer:
     status: int
     body: bytes
 
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
 
 class _Connection:
     __slots__ = ("sock", "idle_since")

@@ -204,7 +204,7 @@ class PluginManager:
         """Run the plugin's cleanup and remove its container; False when it was not loaded."""
         name = self._key(name)
         with self._name_lock(name):
-            meta = self.plugins.pop(self._key(name), None)
+            meta = self.plugins.pop(name, None)
             if meta is None:
                 return False
             proxy, meta.instance = meta.instance, None
@@ -219,7 +219,7 @@ class PluginManager:
     def reload_plugin(self, name: str, config: dict[str, Any] | None = None) -> bool:
         """Replace the plugin's container, keeping its config (or applying ``config``)."""
         name = self._key(name)
-        meta = self.plugins.get(self._key(name))
+        meta = self.plugins.get(name)
         if meta is None:
             return False
         keep = config if config is not None else self._current_config(name)

@@ -99,14 +99,18 @@ class WorkerClient:
         self._headers = {"authorization": f"{wire.AUTH_SCHEME} {token}"}
         self._unary = Http1Client(socket_path=address.socket_path, base_url=address.base_url,
                                   headers=self._headers)
-        self._sync = httpx.Client(transport=self._transport(), base_url=address.base_url,
-                                  headers=self._headers, timeout=None)
+        # httpx clients cost ~20 ms each to create (an SSL context): only streams need one.
+        self._sync: httpx.Client | None = None
         self._async: httpx.AsyncClient | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
 
-    def _transport(self) -> httpx.HTTPTransport:
-        return httpx.HTTPTransport(uds=self.address.socket_path) if self.address.socket_path \
-            else httpx.HTTPTransport()
+    def _stream_client(self) -> httpx.Client:
+        if self._sync is None:
+            transport = httpx.HTTPTransport(uds=self.address.socket_path) \
+                if self.address.socket_path else httpx.HTTPTransport()
+            self._sync = httpx.Client(transport=transport, base_url=self.address.base_url,
+                                      headers=self._headers, timeout=None)
+        return self._sync
 
     def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -178,7 +182,7 @@ class WorkerClient:
         ``timeout`` bounds each silent stretch of the stream, not the whole stream.
         """
         frames = _FrameSplitter()
-        with self._translated(f"stream {path}", timeout), self._sync.stream(
+        with self._translated(f"stream {path}", timeout), self._stream_client().stream(
                 "POST", path, content=encode_body(body), headers=_JSON,
                 timeout=self._timeout(timeout)) as response:
             if response.status_code != 200:
@@ -266,7 +270,9 @@ class WorkerClient:
     def close(self) -> None:
         """Close the pools (async pool: best effort when its loop is gone)."""
         self._unary.close()
-        self._sync.close()
+        sync, self._sync = self._sync, None
+        if sync is not None:
+            sync.close()
         client, self._async = self._async, None
         if client is not None:
             loop = self._async_loop
@@ -282,7 +288,9 @@ class WorkerClient:
     async def aclose(self) -> None:
         """Close the pools from async code."""
         self._unary.close()
-        self._sync.close()
+        sync, self._sync = self._sync, None
+        if sync is not None:
+            sync.close()
         client, self._async = self._async, None
         if client is not None:
             await client.aclose()
