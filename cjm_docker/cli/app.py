@@ -8,7 +8,16 @@ from types import ModuleType
 import click
 import typer
 
-from cjm_docker.cli import images, runtime  # noqa: F401  (they register their commands)
+# The one place commands are registered: each module adds its commands to `root.app` when
+# imported. A command module missing here is a command users never see
+# (tests/unit/test_cli_registration.py fails).
+from cjm_docker.cli import (  # noqa: F401
+    conformance,
+    deploy,
+    doctor,
+    images,
+    runtime,
+)
 from cjm_docker.cli.output import err_console, print_error
 from cjm_docker.cli.root import app, state
 from cjm_docker.errors import CjmDockerError

@@ -38,10 +38,9 @@ def conformance_manager(cjm_config, engine) -> Iterator:
 
 
 def ctl_test(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    """`cjm-ctl test ...` in a subprocess (the module imported, registered in app.py or not)."""
-    code = ("import sys, cjm_docker.cli.conformance; from cjm_docker.cli.app import main; "
-            "main(sys.argv[1:])")
-    return subprocess.run([sys.executable, "-c", code, "test", *args], capture_output=True,
+    """`cjm-ctl test ...` in a subprocess, through the real entry point."""
+    return subprocess.run([sys.executable, "-m", "cjm_docker.cli.app", "test", *args],
+                          capture_output=True,
                           text=True, env={**os.environ, "CJM_DATA_DIR": str(data_dir)},
                           timeout=1200, cwd=REPO)
 

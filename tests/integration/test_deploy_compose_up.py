@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-import cjm_docker.cli.deploy  # noqa: F401  (registers up/down, whatever app.py imports)
 from cjm_docker import labels
 from cjm_docker.deploy import orchestrators
 from cjm_docker.deploy.compose import PROJECT_LABEL

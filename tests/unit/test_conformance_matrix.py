@@ -13,8 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import cjm_docker.cli.conformance  # noqa: F401  (registers test and ci-matrix)
-from cjm_docker.cli.root import app
+from cjm_docker.cli.app import app
 from cjm_docker.conformance import ci_matrix
 from cjm_docker.spec.plugins_file import PluginEntry
 

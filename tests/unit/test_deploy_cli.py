@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import yaml
 
-import cjm_docker.cli.deploy  # noqa: F401  (registers the commands, whatever app.py imports)
 from cjm_docker.deploy import orchestrators
 from cjm_docker.manifest import Manifest, write_manifest
 

@@ -134,8 +134,7 @@ def test_the_command_prints_a_table_and_fails_on_failures(cjm_ctl, monkeypatch, 
 
 
 def test_doctor_is_a_command_of_the_app():
-    from cjm_docker.cli import doctor  # noqa: F401  (registers the command)
-    from cjm_docker.cli.root import app
+    from cjm_docker.cli.app import app
 
     assert "doctor" in {c.name for c in app.registered_commands}
 
