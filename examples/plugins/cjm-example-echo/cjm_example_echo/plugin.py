@@ -11,7 +11,6 @@ from typing import Any
 
 from cjm_docker.interface import PluginInterface
 from cjm_docker.validation import dataclass_to_jsonschema, dict_to_config
-
 from cjm_example_echo.meta import PLUGIN_NAME, data_dir
 
 
