@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cjm_docker import envvars
 from cjm_docker.errors import ConfigError
@@ -45,6 +45,34 @@ class BaseImages(BaseModel):
     micromamba: str = "mambaorg/micromamba:1.5.8-bookworm-slim"
 
 
+class ContainerLimits(BaseModel):
+    """Limits of every container cjm-docker starts (workers, introspection, builds) where the
+    plugin's ``resources:`` in plugins.yaml sets none: a plugin is never unbounded."""
+
+    model_config = ConfigDict(extra="forbid")
+    memory: str | int = "4g"
+    cpus: float = Field(default=2.0, gt=0, le=1024)
+    pids: int = Field(default=512, gt=0)
+    log_max_size: str = Field(default="10m", pattern=r"^[1-9][0-9]{0,5}[kmg]?$")
+    log_max_files: int = Field(default=3, ge=1, le=100)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str | int) -> str | int:
+        from cjm_docker.spec.plugins_file import parse_memory  # the one size grammar
+        parse_memory(value)
+        return value
+
+    @property
+    def memory_bytes(self) -> int:
+        from cjm_docker.spec.plugins_file import parse_memory
+        return parse_memory(self.memory)
+
+    @property
+    def nano_cpus(self) -> int:
+        return int(self.cpus * 1e9)
+
+
 class DockerSettings(BaseModel):
     """Everything the image and container side needs beyond paths."""
 
@@ -64,6 +92,13 @@ class DockerSettings(BaseModel):
     lease_timeout: float = Field(default=15.0, gt=0, le=3600)
     start_timeout: float = Field(default=60.0, gt=0)
     stop_timeout: float = Field(default=5.0, ge=0)
+    limits: ContainerLimits = Field(default_factory=ContainerLimits)
+    max_answer_mb: float = Field(default=256.0, gt=0)
+
+    @property
+    def max_answer_bytes(self) -> int:
+        """The largest answer or stream frame read from a worker."""
+        return int(self.max_answer_mb * (1 << 20))
 
 
 class CjmConfig(BaseModel):

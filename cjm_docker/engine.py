@@ -20,7 +20,7 @@ from typing import IO, Any
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import DeviceRequest, Mount
+from docker.types import DeviceRequest, LogConfig, Mount
 
 from cjm_docker.errors import (
     BuildError,
@@ -67,6 +67,8 @@ class ContainerSpec:
     auto_remove: bool = False
     init: bool = True                      # tini as PID 1: reaps the plugin's own children
     stop_timeout: int = 5
+    log_max_size: str = "10m"              # the engine's own log of the container (json-file)
+    log_max_files: int = 3
 
 
 @dataclass(frozen=True)
@@ -282,8 +284,11 @@ class Engine:
     def build(self, context: IO[bytes], *, tag: str | None = None,
               labels: dict[str, str] | None = None, buildargs: dict[str, str] | None = None,
               on_event: Callable[[BuildEvent], None] | None = None, nocache: bool = False,
-              plugin: str | None = None) -> str:
+              plugin: str | None = None, memory_bytes: int | None = None) -> str:
         """Build from a gzip/plain tar ``context`` (Dockerfile at its root) with the classic builder.
+
+        ``memory_bytes`` bounds each build step's container (the classic builder takes no CPU
+        quota or process limit).
 
         Returns:
             The new image id.
@@ -298,7 +303,9 @@ class Engine:
         try:
             stream = self.api.build(fileobj=context, custom_context=True, tag=tag, labels=labels,
                                     buildargs=buildargs, rm=True, forcerm=True, decode=True,
-                                    nocache=nocache, pull=False)
+                                    nocache=nocache, pull=False, container_limits={
+                                        "memory": memory_bytes, "memswap": -1}
+                                    if memory_bytes else None)
             for chunk in stream:
                 if "error" in chunk:
                     detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
@@ -353,6 +360,8 @@ class Engine:
             tmpfs=spec.tmpfs or None,
             auto_remove=spec.auto_remove,
             init=spec.init,
+            log_config=LogConfig(type="json-file", config={
+                "max-size": spec.log_max_size, "max-file": str(spec.log_max_files)}),
             device_requests=[DeviceRequest(driver="nvidia", device_ids=list(spec.gpu_device_ids),
                                            capabilities=[["gpu"]])] if spec.gpu_device_ids else None,
         )

@@ -20,6 +20,8 @@
     │   ├── WorkerCrashedError         the container died during a call (exit code, OOM flag)
     │   ├── WorkerTimeoutError         a call exceeded its timeout
     │   ├── ProtocolError              the worker answered something outside the protocol
+    │   │   └── AnswerTooLargeError    an answer or stream frame over the configured maximum
+    │   ├── ArgumentError              an argument cannot cross (too deep, a bad key or type)
     │   └── PathNotVisibleError        a path argument the container cannot see
     ├── SchedulingError                the scheduler refused to admit a call (carries the reason)
     │   └── GpuUnavailableError        a plugin needs a GPU this engine cannot give it
@@ -212,6 +214,18 @@ class WorkerTimeoutError(PluginError):
 
 class ProtocolError(PluginError):
     """The worker answered outside the protocol (wrong version, malformed frame)."""
+
+
+class AnswerTooLargeError(ProtocolError):
+    """The worker's answer (a result, or one stream frame) is over ``docker.max_answer_mb``.
+
+    The answer is never read into memory: large data belongs in a file (a FileBackedDTO).
+    """
+
+
+class ArgumentError(PluginError, ValueError):
+    """An argument cannot be carried to the container: nested too deeply, a dict key that is
+    not a string or number, or a type JSON cannot hold. Nothing was sent."""
 
 
 class PathNotVisibleError(PluginError):

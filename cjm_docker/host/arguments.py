@@ -15,10 +15,13 @@ from functools import cached_property
 from pathlib import Path, PurePath
 from typing import Any
 
-from cjm_docker.errors import PathNotVisibleError, PluginError
+from cjm_docker.errors import ArgumentError, PathNotVisibleError, PluginError
 from cjm_docker.interface import FileBackedDTO
 
 _PLAIN = (str, int, float, bool, type(None))
+#: How deeply arguments may nest (lists and dicts in each other). Far above any real argument,
+#: far below the interpreter's recursion limit, so the walk and both JSON codecs stay safe.
+MAX_NESTING = 200
 
 
 def plain_body(args: tuple, kwargs: dict) -> dict[str, Any] | None:
@@ -31,6 +34,15 @@ def plain_body(args: tuple, kwargs: dict) -> dict[str, Any] | None:
         if type(value) not in _PLAIN:
             return None
     return {"args": list(args), "kwargs": kwargs}
+
+
+class _Refused(Exception):
+    """An argument JSON cannot carry (``where`` fills in as it propagates out)."""
+
+    def __init__(self, problem: str):
+        super().__init__(problem)
+        self.problem = problem
+        self.where: list[str] = []
 
 
 class PreparedCall:
@@ -51,21 +63,62 @@ class PreparedCall:
         plain = plain_body(args, kwargs)
         if plain is not None:
             return plain
-        return {"args": [self._convert(a) for a in args],
-                "kwargs": {k: self._convert(v) for k, v in kwargs.items()}}
+        try:
+            out_args = []
+            for index, value in enumerate(args):
+                out_args.append(self._root(value, f"args[{index}]"))
+            return {"args": out_args,
+                    "kwargs": {k: self._root(v, f"kwargs[{k!r}]") for k, v in kwargs.items()}}
+        except BaseException:
+            self.discard()  # files placed for earlier arguments go too
+            raise
 
-    def _convert(self, value: Any) -> Any:
+    def _root(self, value: Any, name: str) -> Any:
+        try:
+            return self._convert(value, 0)
+        except _Refused as refused:
+            where = name + "".join(refused.where)
+            raise ArgumentError(
+                f"Argument {where} for plugin '{self.plugin}' {refused.problem}; nothing was "
+                "sent.", plugin=self.plugin,
+                hint="Pass JSON-compatible values (str, numbers, lists, dicts with string "
+                     "keys); large or binary data as a FileBackedDTO.") from None
+
+    def _convert(self, value: Any, depth: int) -> Any:
+        """``value`` as JSON can carry it. Anything JSON cannot hold is refused here, before
+        the request is encoded; the refusal learns where it sits on its way out."""
         if type(value) in _PLAIN:
             return value
+        if depth >= MAX_NESTING:
+            raise _Refused(f"is nested more than {MAX_NESTING} levels deep")
         if isinstance(value, PurePath):
             return self._visible_path(Path(value))
         if isinstance(value, FileBackedDTO) and not isinstance(value, type):
             return self._exchange_file(Path(value.to_temp_file()))
         if isinstance(value, (list, tuple)):
-            return [self._convert(v) for v in value]
+            items = []
+            for index, item in enumerate(value):
+                try:
+                    items.append(self._convert(item, depth + 1))
+                except _Refused as refused:
+                    refused.where.insert(0, f"[{index}]")
+                    raise
+            return items
         if isinstance(value, dict):
-            return {k: self._convert(v) for k, v in value.items()}
-        return value
+            converted = {}
+            for key, item in value.items():
+                if not isinstance(key, _PLAIN):
+                    raise _Refused(f"has a key {key!r:.80} of type {type(key).__name__}; "
+                                   "keys must be strings or numbers")
+                try:
+                    converted[key] = self._convert(item, depth + 1)
+                except _Refused as refused:
+                    refused.where.insert(0, f"[{key!r}]")
+                    raise
+            return converted
+        if isinstance(value, (str, int, float)):  # subclasses (a str enum, an int flag)
+            return value
+        raise _Refused(f"is a {type(value).__qualname__}, which JSON cannot carry")
 
     def _visible_path(self, path: Path) -> str:
         resolved = path.resolve()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema
+import referencing.exceptions
 
 from cjm_docker.errors import PluginConfigError
+from cjm_docker.host.bounded_schema import UnsafeSchema, bounded_validator, precheck
 
 
 def schema_defaults(schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -32,18 +34,31 @@ def effective_config(plugin: str, schema: dict[str, Any] | None,
                      for key in sorted(set(merged) - set(properties))]
     checked = {k: v for k, v in merged.items() if not properties or k in properties}
     try:
-        validator_cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-        validator = validator_cls(_without_annotations(schema))
+        # The schema comes from the plugin: its regexes run on RE2 (linear time), see
+        # bounded_schema; Python's re could hold the interpreter lock for minutes.
+        precheck(schema)
+        validator = bounded_validator(_without_annotations(schema))
         problems += [f"{'.'.join(map(str, e.path)) or '(config)'}: {e.message}"
                      for e in sorted(validator.iter_errors(checked), key=lambda e: list(e.path))]
     except jsonschema.SchemaError as exc:
-        raise PluginConfigError(f"Plugin '{plugin}' publishes an invalid config schema: "
-                                f"{exc.message}", plugin=plugin) from exc
+        raise _bad_schema(plugin, exc.message) from exc
+    except UnsafeSchema as exc:
+        raise _bad_schema(plugin, str(exc)) from exc
+    except (RecursionError, referencing.exceptions.Unresolvable) as exc:
+        raise _bad_schema(plugin, f"its references cannot be resolved ({type(exc).__name__}); "
+                          "only references inside the schema are followed") from exc
     if problems:
         raise PluginConfigError(f"Config for plugin '{plugin}' is invalid: {'; '.join(problems)}.",
                                 plugin=plugin, errors=problems,
                                 hint="See its schema with `cjm-ctl list` or get_plugin_config_schema().")
     return merged
+
+
+def _bad_schema(plugin: str, reason: str) -> PluginConfigError:
+    return PluginConfigError(f"Plugin '{plugin}' publishes a config schema the host cannot "
+                             f"use: {reason}.", plugin=plugin,
+                             hint="Fix the plugin's get_config_schema() (or its metadata's "
+                                  "config_schema) and reinstall it.")
 
 
 def _without_annotations(schema: dict[str, Any]) -> dict[str, Any]:

@@ -89,7 +89,8 @@ class PluginContainer:
         try:
             self.id = self.engine.create_and_start(self._spec(folder, gpu_device_ids))
             lease_keeper(self.config.docker.lease_timeout).add(folder.lease_file)
-            self.client = WorkerClient(self._address(), token, self.manifest.name)
+            self.client = WorkerClient(self._address(), token, self.manifest.name,
+                                       max_answer_bytes=self.config.docker.max_answer_bytes)
             self.health = self._wait_ready(self.client)
             return self.client
         except BaseException:
@@ -115,6 +116,7 @@ class PluginContainer:
         binds = [BindMount(str(p), str(p)) for p in (folder.path, *self.mounts.visible_roots())]
         binds += [BindMount(v.source, v.target, v.read_only) for v in settings.volumes]
         uid, gid = container_user()
+        limits, wanted = self.config.docker.limits, settings.resources
         return ContainerSpec(
             image=m.image, name=self.name, command=command, env=env,
             labels={labels.MANAGED: "true", labels.ROLE: "plugin", labels.PLUGIN: m.name,
@@ -123,8 +125,9 @@ class PluginContainer:
             mounts=tuple(binds), user=f"{uid}:{gid}",
             network=settings.network or ("bridge" if tcp else None),
             publish_port=TCP_PORT if tcp else None,
-            mem_limit_bytes=settings.resources.memory_bytes,
-            nano_cpus=settings.resources.nano_cpus, pids_limit=settings.resources.pids,
+            mem_limit_bytes=wanted.memory_bytes or limits.memory_bytes,
+            nano_cpus=wanted.nano_cpus or limits.nano_cpus, pids_limit=wanted.pids or limits.pids,
+            log_max_size=limits.log_max_size, log_max_files=limits.log_max_files,
             gpu_device_ids=gpu_device_ids, read_only_rootfs=settings.read_only_rootfs,
             tmpfs={"/tmp": "rw,nosuid,size=256m"} if settings.read_only_rootfs else {},
             stop_timeout=int(self.config.docker.stop_timeout),

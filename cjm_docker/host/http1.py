@@ -32,6 +32,9 @@ MAX_IDLE_S = 30.0
 _POOL_SIZE = 8
 _RECV = 65536
 _HEAD_END = b"\r\n\r\n"
+#: Bodies up to this size go out in the same ``sendall`` as the head (one copy, one syscall);
+#: larger ones are sent after it, without joining (a 200 MB argument is not copied again).
+_INLINE_BODY = 1 << 16
 
 
 class ConnectFailed(OSError):
@@ -42,12 +45,23 @@ class ConnectionBroke(OSError):
     """The connection failed after the request was (maybe) sent, or the answer was malformed."""
 
 
-@dataclass(frozen=True)
+class BodyTooLarge(Exception):
+    """The answer's body is over the caller's ``max_body`` (it was not read; the connection
+    is closed)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the answer is {size} bytes, over the limit of {limit}")
+        self.size = size
+        self.limit = limit
+
+
+@dataclass
 class Answer:
-    """A worker's answer: status and body."""
+    """A worker's answer: status and body (a bytearray filled in place, never copied; the
+    caller may take it out to free it early)."""
 
     status: int
-    body: bytes
+    body: bytes | bytearray
 
 
 class _Connection:
@@ -100,26 +114,32 @@ class Http1Client:
     # -- requests ---------------------------------------------------------------------------
 
     def request(self, method: str, path: str, content: bytes | None = None, *,
-                timeout: float | None = None, connect_timeout: float | None = None) -> Answer:
+                timeout: float | None = None, connect_timeout: float | None = None,
+                max_body: int | None = None) -> Answer:
         """Send one request and read the whole answer.
 
         Args:
             timeout: seconds any single wait (connect, write, each read) may take; None waits
                 for as long as the call runs.
             connect_timeout: seconds to open a connection, when shorter than ``timeout``.
+            max_body: the largest answer body accepted, in bytes (None: any).
 
         Raises:
             ConnectFailed: no connection could be opened (the request was not sent).
             TimeoutError: the worker was silent for ``timeout`` seconds.
             ConnectionBroke: the connection broke or the answer was not HTTP/1.1.
+            BodyTooLarge: the answer is over ``max_body`` (not read).
         """
         head = self._head(method, path, content)
-        payload = head + content if content else head
+        small = content is None or len(content) <= _INLINE_BODY
+        payload = head + content if small and content else head
         for attempt in (1, 2):
             connection = self._checkout(timeout, connect_timeout)
             try:
                 connection.sock.settimeout(timeout)
                 connection.sock.sendall(payload)
+                if not small:
+                    connection.sock.sendall(content)
             except TimeoutError:
                 connection.close()
                 raise
@@ -129,7 +149,7 @@ class Http1Client:
                     raise ConnectionBroke(f"cannot send the request: {exc!r}") from exc
                 continue
             try:
-                answer, reusable = _read_answer(connection.sock, method)
+                answer, reusable = _read_answer(connection.sock, method, max_body)
             except BaseException:
                 connection.close()
                 raise
@@ -195,7 +215,8 @@ class Http1Client:
             connection.close()
 
 
-def _read_answer(sock: socket.socket, method: str) -> tuple[Answer, bool]:
+def _read_answer(sock: socket.socket, method: str,
+                 max_body: int | None = None) -> tuple[Answer, bool]:
     """Read one response; also whether the connection may carry another request."""
     buffer = bytearray()
     while (end := buffer.find(_HEAD_END)) < 0:
@@ -221,17 +242,43 @@ def _read_answer(sock: socket.socket, method: str) -> tuple[Answer, bool]:
             length = int(headers[b"content-length"])
         except ValueError:
             raise ConnectionBroke("a malformed Content-Length") from None
-        while len(buffer) < length:
-            _fill(sock, buffer, "the answer's body")
-        return Answer(status, bytes(buffer[:length])), reusable and len(buffer) == length
+        if max_body is not None and length > max_body:
+            raise BodyTooLarge(length, max_body)
+        return Answer(status, _read_exactly(sock, buffer, length)), \
+            reusable and len(buffer) <= length
     if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-        return Answer(status, _read_chunked(sock, buffer)), reusable
+        return Answer(status, _read_chunked(sock, buffer, max_body)), reusable
     while _fill(sock, buffer, None):  # no length: the body ends when the worker closes
-        pass
-    return Answer(status, bytes(buffer)), False
+        if max_body is not None and len(buffer) > max_body:
+            raise BodyTooLarge(len(buffer), max_body)
+    return Answer(status, buffer), False
 
 
-def _read_chunked(sock: socket.socket, buffer: bytearray) -> bytes:
+def _read_exactly(sock: socket.socket, buffer: bytearray, length: int) -> bytearray:
+    """The body of known ``length``, received in place into one buffer of that size."""
+    if len(buffer) >= length:
+        return buffer[:length]
+    body = bytearray(length)
+    view = memoryview(body)
+    got = len(buffer)
+    view[:got] = buffer
+    while got < length:
+        try:
+            received = sock.recv_into(view[got:], min(length - got, 1 << 22))
+        except TimeoutError:
+            raise
+        except OSError as exc:
+            raise ConnectionBroke(f"the connection broke reading the answer's body: "
+                                  f"{exc!r}") from exc
+        if not received:
+            raise ConnectionBroke("the worker closed the connection before sending the "
+                                  "answer's body")
+        got += received
+    view.release()
+    return body
+
+
+def _read_chunked(sock: socket.socket, buffer: bytearray, max_body: int | None) -> bytearray:
     body = bytearray()
     while True:
         while (end := buffer.find(b"\r\n")) < 0:
@@ -241,10 +288,12 @@ def _read_chunked(sock: socket.socket, buffer: bytearray) -> bytes:
         except ValueError:
             raise ConnectionBroke("a malformed chunk size") from None
         del buffer[:end + 2]
+        if max_body is not None and len(body) + size > max_body:
+            raise BodyTooLarge(len(body) + size, max_body)
         while len(buffer) < size + 2:
             _fill(sock, buffer, "a chunk")
         if size == 0:  # the last chunk (no trailers from the worker)
-            return bytes(body)
+            return body
         body += buffer[:size]
         del buffer[:size + 2]
 

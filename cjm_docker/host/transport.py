@@ -20,16 +20,20 @@ import httpx
 
 from cjm_docker import wire
 from cjm_docker.errors import (
+    AnswerTooLargeError,
     PluginCallError,
     PluginCancelledError,
     PluginError,
     ProtocolError,
     WorkerTimeoutError,
 )
-from cjm_docker.host.http1 import ConnectFailed, ConnectionBroke, Http1Client
+from cjm_docker.host.http1 import BodyTooLarge, ConnectFailed, ConnectionBroke, Http1Client
 
 #: Timeouts for control calls; execute and streams have none unless the caller sets one.
 CONTROL_TIMEOUT = 10.0
+#: The largest answer (or stream frame) read from a worker, unless the caller says otherwise
+#: (cjm.yaml ``docker.max_answer_mb``): a plugin cannot make the host hold an unbounded body.
+MAX_ANSWER_BYTES = 256 << 20
 _JSON = {"content-type": "application/json"}
 _TRANSPORT_ERRORS = (httpx.TransportError, ConnectionBroke)
 # No connection was opened, so the request never left this host (ConnectTimeout is also a
@@ -60,23 +64,62 @@ class WorkerAddress:
 
 
 class _FrameSplitter:
-    """Cuts a byte stream into NDJSON lines, whatever the chunk boundaries."""
+    """Cuts a byte stream into NDJSON lines, whatever the chunk boundaries; a line longer than
+    ``max_frame`` bytes raises ``BodyTooLarge`` before it is held whole."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_frame: int | None = None) -> None:
         self._buffer = b""
+        self._parts: list[bytes] = []  # a long line's pieces, joined once when it ends
+        self._held = 0
+        self._max = max_frame
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        if b"\n" not in chunk:
+            self._parts.append(chunk)
+            self._held += len(chunk)
+            if self._max is not None and self._held + len(self._buffer) > self._max:
+                raise BodyTooLarge(self._held + len(self._buffer), self._max)
+            return []
+        if self._parts:
+            chunk = b"".join((*self._parts, chunk))
+            self._parts, self._held = [], 0
         *lines, self._buffer = (self._buffer + chunk).split(b"\n")
+        if self._max is not None and any(len(line) > self._max for line in lines):
+            raise BodyTooLarge(max(len(line) for line in lines), self._max)
         return [line for line in lines if line]
 
     def rest(self) -> list[bytes]:
-        line, self._buffer = self._buffer, b""
+        line, self._buffer = self._buffer + b"".join(self._parts), b""
+        self._parts, self._held = [], 0
         return [line] if line else []
 
 
 def encode_body(value: Any) -> bytes:
     """JSON-encode a request body (NaN allowed: both sides are Python)."""
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+class _Held:
+    """An answer body owned by one holder, so that decoding can drop it before parsing: a
+    large result then costs its text and its value, not three copies."""
+
+    __slots__ = ("_body",)
+
+    def __init__(self, body: bytes | bytearray) -> None:
+        self._body = body
+
+    def take(self) -> bytes | bytearray:
+        body, self._body = self._body, b""
+        return body
+
+    def text(self) -> tuple[bytes, str]:
+        """The first bytes (for error messages) and the body as text; the body is let go."""
+        body = self.take()
+        head = bytes(body[:200])
+        try:
+            return head, body.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            return head, "\x00"  # not JSON: json.loads reports it
 
 
 class WorkerClient:
@@ -89,13 +132,17 @@ class WorkerClient:
         connect_timeout: seconds to open a connection, even for calls without a timeout
             (None: the call's own timeout). Attach mode sets it so that a dead replica's
             address fails fast instead of hanging an ``execute``.
+        max_answer_bytes: the largest answer or stream frame accepted (``AnswerTooLargeError``
+            beyond it, the body unread).
     """
 
     def __init__(self, address: WorkerAddress, token: str, plugin: str, *,
-                 connect_timeout: float | None = None):
+                 connect_timeout: float | None = None,
+                 max_answer_bytes: int = MAX_ANSWER_BYTES):
         self.address = address
         self.plugin = plugin
         self.connect_timeout = connect_timeout
+        self.max_answer_bytes = max_answer_bytes
         self._headers = {"authorization": f"{wire.AUTH_SCHEME} {token}"}
         self._unary = Http1Client(socket_path=address.socket_path, base_url=address.base_url,
                                   headers=self._headers)
@@ -141,6 +188,12 @@ class WorkerClient:
         """The one place transport exceptions become ours (``what`` names the call)."""
         try:
             yield
+        except BodyTooLarge as exc:
+            raise AnswerTooLargeError(
+                f"The worker's answer to {what} is {exc.size / 2**20:.1f} MiB, over the limit "
+                f"of {exc.limit / 2**20:.0f} MiB; it was not read.", plugin=self.plugin,
+                hint="Return large data as a file (a FileBackedDTO, or a path in the plugin's "
+                     "data folder), or raise docker.max_answer_mb in cjm.yaml.") from None
         except _CONNECT_ERRORS as exc:
             raise self._unreachable(exc, what) from exc
         except (httpx.TimeoutException, TimeoutError) as exc:
@@ -157,18 +210,32 @@ class WorkerClient:
         content = encode_body(body) if body is not None else None
         with self._translated(f"{method} {path}", timeout):
             answer = self._unary.request(method, path, content, timeout=timeout,
-                                         connect_timeout=self.connect_timeout)
-        return self._decode(answer.status, answer.body, path)
+                                         connect_timeout=self.connect_timeout,
+                                         max_body=self.max_answer_bytes)
+        del content
+        # Hand the body over (the answer keeps no reference): decoding frees it before parsing.
+        held = _Held(answer.body)
+        answer.body = b""
+        return self._decode(answer.status, held, path)
 
     async def acall(self, method: str, path: str, body: Any = None, *,
                     timeout: float | None = CONTROL_TIMEOUT) -> Any:
         """The async twin of ``call``."""
         content = encode_body(body) if body is not None else None
         with self._translated(f"{method} {path}", timeout):
-            response = await self._async_client().request(
-                method, path, content=content, headers=_JSON if content else None,
-                timeout=self._timeout(timeout))
-        return self._decode(response.status_code, response.content, path)
+            async with self._async_client().stream(
+                    method, path, content=content, headers=_JSON if content else None,
+                    timeout=self._timeout(timeout)) as response:
+                declared = int(response.headers.get("content-length") or 0)
+                if declared > self.max_answer_bytes:
+                    raise BodyTooLarge(declared, self.max_answer_bytes)
+                parts, size = [], 0
+                async for part in response.aiter_raw():
+                    size += len(part)
+                    if size > self.max_answer_bytes:
+                        raise BodyTooLarge(size, self.max_answer_bytes)
+                    parts.append(part)
+        return self._decode(response.status_code, _Held(b"".join(parts)), path)
 
     def health(self, timeout: float = 2.0) -> dict[str, Any]:
         """GET /health (no token needed); raises WorkerUnreachable when nothing answers."""
@@ -181,12 +248,12 @@ class WorkerClient:
 
         ``timeout`` bounds each silent stretch of the stream, not the whole stream.
         """
-        frames = _FrameSplitter()
+        frames = _FrameSplitter(self.max_answer_bytes)
         with self._translated(f"stream {path}", timeout), self._stream_client().stream(
                 "POST", path, content=encode_body(body), headers=_JSON,
                 timeout=self._timeout(timeout)) as response:
             if response.status_code != 200:
-                self._decode(response.status_code, response.read(), path)
+                self._decode(response.status_code, _Held(response.read()), path)
             for chunk in response.iter_raw():
                 for line in frames.feed(chunk):
                     yield from self._frame(line)
@@ -196,13 +263,13 @@ class WorkerClient:
     async def astream(self, path: str, body: Any, *,
                       timeout: float | None = None) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
-        frames = _FrameSplitter()
+        frames = _FrameSplitter(self.max_answer_bytes)
         with self._translated(f"stream {path}", timeout):
             async with self._async_client().stream(
                     "POST", path, content=encode_body(body), headers=_JSON,
                     timeout=self._timeout(timeout)) as response:
                 if response.status_code != 200:
-                    self._decode(response.status_code, await response.aread(), path)
+                    self._decode(response.status_code, _Held(await response.aread()), path)
                 async for chunk in response.aiter_raw():
                     for line in frames.feed(chunk):
                         for value in self._frame(line):
@@ -227,13 +294,15 @@ class WorkerClient:
 
     # -- answers ----------------------------------------------------------------------------
 
-    def _decode(self, status: int, content: bytes, path: str) -> Any:
+    def _decode(self, status: int, held: _Held, path: str) -> Any:
         if status < 300:
+            head, text = held.text()  # the body is freed here: only the text and result remain
             try:
-                return json.loads(content) if content else None
+                return json.loads(text) if text else None
             except ValueError as exc:
                 raise ProtocolError(f"The worker answered {path} with non-JSON: "
-                                    f"{content[:200]!r}", plugin=self.plugin) from exc
+                                    f"{head!r}", plugin=self.plugin) from exc
+        content = held.take()
         try:
             error = json.loads(content).get("error")
         except (ValueError, AttributeError):

@@ -191,7 +191,9 @@ class ImageBuilder:
         try:
             image_id = engine.build(_stream(plan.context_files()), buildargs=plan.all_build_args(),
                                     on_event=lambda e: self.reporter.event(spec.name, e),
-                                    nocache=nocache, plugin=spec.name)
+                                    nocache=nocache, plugin=spec.name,
+                                    memory_bytes=spec.runtime.resources.memory_bytes
+                                    or self.config.docker.limits.memory_bytes)
             self.reporter.event(spec.name, BuildEvent("status", "introspecting the plugin"))
             meta = describe.introspect(engine, image_id, spec, plan, self.config)
             manifest = describe.make_manifest(meta, spec, plan, tag=prepared.tag)

@@ -31,6 +31,7 @@ def introspection_container(image_id: str, spec: PluginSpec, plan: BuildPlan,
                             config: CjmConfig) -> ContainerSpec:
     """The one-off container that runs ``cjm_docker.images.introspect`` in the image."""
     data_root = str(config.plugin_data_dir)
+    limits = config.docker.limits
     env = dict(spec.runtime.env) | {envvars.PLUGIN_DATA_ROOT: data_root, "HOME": HOME}
     mounts: tuple[BindMount, ...] = ()
     if config.models_dir is not None and config.models_dir.is_dir():
@@ -43,7 +44,10 @@ def introspection_container(image_id: str, spec: PluginSpec, plan: BuildPlan,
                 labels.VERSION: __version__},
         env=env, mounts=mounts, network=None, tmpfs={data_root: "rw,mode=1777"},
         user=f"{USER_ID}:{USER_ID}",
-        mem_limit_bytes=spec.runtime.resources.memory_bytes, pids_limit=512,
+        mem_limit_bytes=spec.runtime.resources.memory_bytes or limits.memory_bytes,
+        nano_cpus=spec.runtime.resources.nano_cpus or limits.nano_cpus,
+        pids_limit=spec.runtime.resources.pids or limits.pids,
+        log_max_size=limits.log_max_size, log_max_files=limits.log_max_files,
     )
 
 

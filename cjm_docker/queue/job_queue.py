@@ -62,8 +62,8 @@ STATE_HISTORY = 20
 INTERRUPTED = ("Interrupted: the host stopped while this job ran. It was not run again because "
                "its plugin may not be safe to repeat; resubmit it, or submit with "
                "retry_on_restart=True.")
-NOT_RESUMABLE = ("Not resumed after a host restart: its arguments could not be journaled "
-                 "({detail}); resubmit it.")
+NOT_RESUMABLE = ("Not resumed after a host restart: its arguments could not be journaled or "
+                 "read back ({detail}); resubmit it.")
 
 
 class QueueState(str, Enum):
@@ -153,11 +153,10 @@ class JobQueue:
             self._history.append(_Tracked(job, finished=True))
             self._tracked[job.id] = self._history[-1]
         resumed = interrupted = 0
-        for job, resumable in journal.unfinished():
+        for job, problem in journal.unfinished():
             tracked = _Tracked(job)
-            if not resumable:
-                detail = "arguments were not JSON"
-                self._fail_now(tracked, NOT_RESUMABLE.format(detail=detail), "QueueError")
+            if problem is not None:
+                self._fail_now(tracked, NOT_RESUMABLE.format(detail=problem), "QueueError")
             elif job.status is JobStatus.RUNNING and not job.retry_on_restart:
                 self._fail_now(tracked, INTERRUPTED, JobInterruptedError.__name__)
                 interrupted += 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sqlite3
@@ -25,7 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from cjm_docker.errors import JournalError
-from cjm_docker.queue.codec import decode_call, decode_value, encode_call, encode_value
+from cjm_docker.queue.codec import (
+    JournalRowError,
+    decode_call,
+    decode_value,
+    encode_call,
+    encode_value,
+)
 from cjm_docker.queue.job import Job, JobStatus
 
 try:  # Unix; elsewhere a second queue on the same journal is not detected
@@ -65,18 +72,37 @@ _COLUMNS = ("id, seq, plugin, args, kwargs, resumable, priority, status, created
 
 
 def job_from_row(row: tuple) -> Job:
+    return _job_and_problem(row)[0]
+
+
+def _job_and_problem(row: tuple) -> tuple[Job, str | None]:
+    """The job in a row, and why it cannot be replayed (None: it can)."""
     (job_id, seq, plugin, args, kwargs, resumable, priority, status, created_at, started_at,
      completed_at, result, error, error_type, retry, attempts) = row
-    if resumable:
-        call_args, call_kwargs = decode_call(args, kwargs)
+    call_args: tuple = ()
+    call_kwargs: dict[str, Any] = {}
+    problem: str | None = None
+    if not resumable:
+        problem = _unjournaled_reason(args)
     else:
-        call_args, call_kwargs = (), {}
-    return Job(id=job_id, plugin_name=plugin, args=call_args, kwargs=call_kwargs,
+        try:
+            call_args, call_kwargs = decode_call(args, kwargs)
+        except JournalRowError as exc:  # one bad row must not keep the queue from starting
+            problem = exc.message
+    job = Job(id=job_id, plugin_name=plugin, args=call_args, kwargs=call_kwargs,
                status=JobStatus(status), priority=priority, created_at=created_at,
                started_at=started_at, completed_at=completed_at, result=decode_value(result),
                error=error, progress=1.0 if status == JobStatus.COMPLETED.value else 0.0,
                sequence=seq, error_type=error_type, retry_on_restart=bool(retry),
                attempts=attempts)
+    return job, problem
+
+
+def _unjournaled_reason(args: str) -> str:
+    try:
+        return f"arguments were not JSON: {json.loads(args)['$unjournaled']}"
+    except (ValueError, TypeError, KeyError):
+        return "arguments were not JSON"
 
 
 # -- the journal ----------------------------------------------------------------------------
@@ -189,13 +215,14 @@ class JobJournal:
         with self._conn_lock:
             return self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()[0]
 
-    def unfinished(self) -> list[tuple[Job, bool]]:
-        """Jobs journaled as pending or running, by sequence, each with its resumable flag."""
+    def unfinished(self) -> list[tuple[Job, str | None]]:
+        """Jobs journaled as pending or running, by sequence, each with the reason it cannot
+        be replayed (None: it can; its arguments were journaled and read back)."""
         with self._conn_lock:
             rows = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM jobs WHERE status IN (?, ?) ORDER BY seq",
                 (JobStatus.PENDING.value, JobStatus.RUNNING.value)).fetchall()
-        return [(job_from_row(row), bool(row[5])) for row in rows]
+        return [_job_and_problem(row) for row in rows]
 
     def recent_finished(self, limit: int) -> list[Job]:
         """The ``limit`` most recently finished jobs, oldest first."""

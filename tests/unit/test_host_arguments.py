@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cjm_docker.errors import PathNotVisibleError
+from cjm_docker.errors import ArgumentError, PathNotVisibleError
 from cjm_docker.host.arguments import PreparedCall
 
 
@@ -52,3 +52,34 @@ def test_path_the_container_cannot_see_is_a_clear_error(tmp_path):
     with pytest.raises(PathNotVisibleError) as info:
         call.body((), {"path": Path("/etc/passwd")})
     assert "/etc/passwd" in str(info.value) and "FileBackedDTO" in str(info.value)
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(("args", "kwargs", "where", "problem"), [
+    ((_nested(5000),), {}, "args[0][0][0]", "nested more than"),
+    ((), {"opts": {b"raw": 1}}, "kwargs['opts']", "type bytes"),
+    (({"a": {("x", 1): 2}},), {}, "args[0]['a']", "type tuple"),
+    (([1, {2, 3}],), {}, "args[0][1]", "set, which JSON cannot carry"),
+])
+def test_arguments_json_cannot_carry_are_a_typed_error_naming_where(tmp_path, args, kwargs,
+                                                                   where, problem):
+    call = make_call(tmp_path)
+    with pytest.raises(ArgumentError) as caught:
+        call.body(args, kwargs)
+    assert where in caught.value.message and problem in caught.value.message
+    assert isinstance(caught.value, ValueError)
+
+
+def test_a_refused_argument_leaves_no_exchange_file(tmp_path):
+    source = tmp_path / "elsewhere.bin"
+    source.write_bytes(b"x")
+    call = make_call(tmp_path)
+    with pytest.raises(ArgumentError):
+        call.body((Blob(source), {b"k": 1}), {})
+    assert list((tmp_path / "exchange").iterdir()) == []

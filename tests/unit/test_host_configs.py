@@ -51,3 +51,78 @@ def test_every_problem_is_listed():
 def test_no_schema_accepts_anything():
     assert effective_config("p", None, {"a": 1}) == {"a": 1}
     assert effective_config("p", {}, None) == {}
+
+
+# -- a plugin's schema is untrusted: bounded time, clear errors -------------------------------
+
+EVIL = "a" * 30 + "!"
+
+
+def _timed(fn):
+    import time
+    started = time.perf_counter()
+    try:
+        return fn(), time.perf_counter() - started
+    except PluginConfigError as exc:
+        return exc, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"s": {"type": "string", "pattern": "^(a+)+$",
+                                            "default": EVIL}}},
+    {"type": "object", "patternProperties": {"^(a+)+$": {"type": "integer"}},
+     "default": {}, "properties": {}},
+    {"type": "object", "properties": {"m": {"type": "object", "additionalProperties": False,
+                                            "patternProperties": {"^(a+)+$": {}},
+                                            "default": {EVIL: 1}}}},
+    {"type": "object", "properties": {"m": {"type": "object",
+                                            "propertyNames": {"pattern": "^(a+)+$"},
+                                            "default": {EVIL: 1}}}},
+])
+def test_catastrophic_patterns_are_checked_in_linear_time(schema):
+    config = {EVIL: "x"} if "patternProperties" in schema else None
+    if config is not None:
+        schema = {**schema, "additionalProperties": True}
+    outcome, seconds = _timed(lambda: effective_config("evil", schema, config))
+    assert seconds < 0.5, f"{seconds:.2f} s"
+    if isinstance(outcome, PluginConfigError):
+        assert "evil" in str(outcome)
+
+
+def test_the_catastrophic_default_is_rejected_with_the_plugin_named():
+    schema = {"type": "object", "properties": {
+        "s": {"type": "string", "pattern": "^(a+)+$", "default": EVIL}}}
+    with pytest.raises(PluginConfigError, match=r"'evil'.*does not match"):
+        effective_config("evil", schema, None)
+    assert effective_config("evil", schema, {"s": "aaaa"}) == {"s": "aaaa"}
+
+
+@pytest.mark.parametrize(("schema", "reason"), [
+    ({"properties": {"s": {"type": "string", "pattern": r"(a)\1"}}}, "linear time"),
+    ({"properties": {"s": {"type": "string", "pattern": "(?=a)a"}}}, "lookarounds"),
+    ({"properties": {"s": {"type": "string", "pattern": 5}}}, "not a string"),
+    ({"properties": {"s": {"$ref": "https://example.invalid/s.json"}}}, "references"),
+    ({"properties": {"s": {"$ref": "#/properties/s"}}}, "references"),
+    ({"properties": {"s": {"type": "string", "default": "x" * 300_000}}}, "over the limit"),
+    ({"patternProperties": {"^a": {}}, "unevaluatedProperties": False,
+      "$schema": "https://json-schema.org/draft/2020-12/schema"}, "not supported"),
+])
+def test_schemas_the_host_cannot_check_safely_are_refused_clearly(schema, reason):
+    with pytest.raises(PluginConfigError) as caught:
+        effective_config("odd", {"type": "object", **schema}, {"s": "v"})
+    message = str(caught.value)
+    assert "'odd'" in message and "config schema" in message and reason in message
+
+
+def test_linear_patterns_keep_json_schema_semantics():
+    schema = {"type": "object", "properties": {
+        "s": {"type": "string", "pattern": "b+"},
+        "m": {"type": "object", "patternProperties": {"^x_": {"type": "integer"}},
+              "additionalProperties": False}}}
+    assert effective_config("p", schema, {"s": "abbc", "m": {"x_n": 1}})["s"] == "abbc"
+    with pytest.raises(PluginConfigError, match="does not match"):
+        effective_config("p", schema, {"s": "ac"})
+    with pytest.raises(PluginConfigError, match="is not of type 'integer'"):
+        effective_config("p", schema, {"m": {"x_n": "one"}})
+    with pytest.raises(PluginConfigError, match="'y' do"):
+        effective_config("p", schema, {"m": {"y": 1}})
