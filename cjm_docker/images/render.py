@@ -7,14 +7,17 @@ bytes, the same hash, and Docker cache hits.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from cjm_docker import labels
+from cjm_docker.errors import SpecError
 from cjm_docker.images.bases import flavor_alias
 from cjm_docker.images.context import ContextFile
 from cjm_docker.spec.environment import Flavor
@@ -30,6 +33,7 @@ HOME = "/home/cjm"
 PYTHON_PATHS = {Flavor.PYTHON: "/opt/venv/bin/python",
                 Flavor.MICROMAMBA: "/opt/conda/envs/plugin/bin/python"}
 TEMPLATES = {Flavor.PYTHON: "Dockerfile.python.j2", Flavor.MICROMAMBA: "Dockerfile.micromamba.j2"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PIP_FLAGS = "--no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off"
 
 
@@ -96,6 +100,29 @@ class BuildPlan:
 def _dq(value: str) -> str:
     """A double-quoted Dockerfile word (ENV/LABEL): escapes backslash, quote and ``$``."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def _one_line_each(plugin: str, context: dict[str, Any]) -> dict[str, Any]:
+    """The template's values, each refused if it holds a line break or control character.
+
+    A Dockerfile instruction ends at a line break whatever the quoting, so such a value would
+    add instructions of its own. The spec models refuse these already (whole-string matches);
+    this is the last check before any value reaches a template.
+
+    Raises:
+        SpecError: naming the plugin, the value and where it came from.
+    """
+    for name, value in context.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            for text in item if isinstance(item, tuple) else (item,):
+                if isinstance(text, str) and _CONTROL.search(text):
+                    raise SpecError(
+                        f"Plugin '{plugin}': the {name.replace('_', ' ')} value {text[:80]!r} "
+                        "contains a line break or control character, which would add "
+                        "instructions to its Dockerfile; nothing was built.", plugin=plugin,
+                        hint="Fix the value in plugins.yaml or the environment spec.")
+    return context
 
 
 def _environment(templates_dir: Path) -> jinja2.Environment:
@@ -188,6 +215,7 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
         env_vars.update(dict.fromkeys(names, CERT_BUNDLE))
 
     dockerfile = _environment(settings.templates_dir).get_template(TEMPLATES[spec.flavor]).render(
+        **_one_line_each(spec.name, dict(
         cjm_version=settings.cjm_version,
         plugin=spec.name,
         flavor=spec.flavor.value,
@@ -207,7 +235,7 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
         labels=image_labels,
         env_vars=sorted(env_vars.items()),
         switch_to_root=spec.base_image is not None,
-    )
+    )))
     return BuildPlan(
         plugin=spec.name, flavor=spec.flavor, base_image=base, dockerfile=dockerfile,
         files=tuple(sorted(files, key=lambda f: f.path)), build_args=tuple(build_args),

@@ -19,6 +19,8 @@ from cjm_docker.spec.location import Location
 _ALLOWED_KEYS = ("name", "channels", "dependencies", "prefix", "variables")
 # Conda names the interpreter and pip like any package; they do not make a spec "conda".
 _IMPLICIT = {"python", "pip"}
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MATCH_NAME = re.compile(r"^\s*(?:[A-Za-z0-9_.-]+::)?([A-Za-z0-9_][A-Za-z0-9_.-]*)\s*(.*)$")
 _EXACT_MINOR = re.compile(r"^\s*=?=?\s*(\d+)\.(\d+)(?:\.(?:\d+|\*))?\s*$")
 
@@ -144,6 +146,13 @@ def parse_environment(text: str, where: Location) -> EnvironmentSpec:
     variables = doc.get("variables") or {}
     if not isinstance(variables, dict):
         raise where.at("variables").error("must be a mapping of names to values.")
+    for key, value in variables.items():  # they become ENV lines of the Dockerfile
+        if not isinstance(key, str) or not _VARIABLE.fullmatch(key):
+            raise where.at("variables").error(f"{key!r} is not a variable name (letters, digits "
+                                              "and '_', not starting with a digit).")
+        if _CONTROL.search(str(value)):
+            raise where.at(f"variables.{key}").error(
+                "the value contains a line break or another control character.")
     return EnvironmentSpec(
         source=where.file, channels=channels, conda_dependencies=tuple(conda),
         pip_dependencies=tuple(pip), python=python,

@@ -21,8 +21,16 @@ from cjm_docker.spec.location import Location
 from cjm_docker.spec.problems import describe_errors, plugin_label
 
 NAME_PATTERN = r"^[A-Za-z0-9]+(?:(?:[._]|__|-+)[A-Za-z0-9]+)*$"
-_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-_APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?$")
+# Values that reach a Dockerfile are checked by whole-string matches (fullmatch): ``$`` in
+# re.match also accepts a trailing newline, which would start a new Dockerfile instruction.
+_ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_APT_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+(?:=[A-Za-z0-9.+~:-]+)?")
+# A Docker image reference: [registry[:port]/]path[:tag][@digest] (distribution's grammar).
+_IMAGE_REF = re.compile(
+    r"(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*"
+    r"[A-Za-z0-9])?))*(?::[0-9]{1,5})?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?")
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 Scalar = str | int | float | bool
@@ -151,7 +159,7 @@ class PluginEntry(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not re.match(NAME_PATTERN, value):
+        if not re.fullmatch(NAME_PATTERN, value):
             raise ValueError(f"{value!r} is not a usable name: it names the image, so use letters, "
                              "digits and single '.', '_' or '-' between them")
         return value
@@ -175,7 +183,7 @@ class PluginEntry(BaseModel):
     @classmethod
     def _apt_names(cls, value: list[str]) -> list[str]:
         for item in value:
-            if not _APT_NAME.match(item):
+            if not _APT_NAME.fullmatch(item):
                 raise ValueError(f"{item!r} is not a Debian package name")
         return value
 
@@ -183,16 +191,24 @@ class PluginEntry(BaseModel):
     @classmethod
     def _names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key, item in value.items():
-            if not re.match(_ENV_NAME, key):
+            if not re.fullmatch(_ENV_NAME, key):
                 raise ValueError(f"{key!r} is not a valid variable name")
             if any(c in str(item) for c in "\n\r\0"):
                 raise ValueError(f"the value of {key} contains a line break or NUL")
         return value
 
+    @field_validator("base_image")
+    @classmethod
+    def _base_image(cls, value: str | None) -> str | None:
+        if value is not None and not _IMAGE_REF.fullmatch(value):
+            raise ValueError(f"{value!r} is not an image reference such as "
+                             "'python:3.11-slim' or 'registry:5000/team/base:1.2'")
+        return value
+
     @field_validator("network")
     @classmethod
     def _network(cls, value: Any) -> Any:
-        if isinstance(value, str) and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", value):
+        if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
             raise ValueError(f"{value!r} is not a network name (use true, 'bridge' or a network)")
         return value
 
