@@ -17,13 +17,15 @@ from typing import Any
 
 from cjm_docker.config import CjmConfig
 from cjm_docker.errors import CjmDockerError
+from cjm_docker.images.bases import MICROMAMBA_ALIAS, PYTHON_REPO
 from cjm_docker.telemetry.gpu import GpuProvider, detect_gpu_provider
 
 GIB = 1024**3
 DISK_WARN_GIB = 10.0
 DISK_FAIL_GIB = 2.0
-PYTHON_BASE_REPO = "cjm-docker/base-python"
-MICROMAMBA_BASE = "cjm-docker/base-micromamba:latest"
+# The same names setup-runtime makes and Dockerfiles start from (one name per base image).
+PYTHON_BASE_REPO = PYTHON_REPO
+MICROMAMBA_BASE = MICROMAMBA_ALIAS
 _TOOLKIT = ("Install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure "
             "--runtime=docker` and restart dockerd (only GPU plugins need it).")
 
@@ -55,9 +57,11 @@ def check_engine(engine_factory: Callable[[], Any]) -> tuple[CheckResult, Any | 
     except CjmDockerError as exc:
         return CheckResult("engine", Status.FAIL, exc.message,
                            exc.hint or "Start dockerd and check DOCKER_HOST."), None
+    endpoint = getattr(engine, "reached", None)   # which engine, and why that one
+    reached = f", at {endpoint.describe()}" if endpoint is not None else ""
     return CheckResult("engine", Status.OK,
                        f"Docker {v.get('Version', '?')} (API {v.get('ApiVersion', '?')}), "
-                       f"{v.get('Os', '?')}/{v.get('Arch', '?')}"), engine
+                       f"{v.get('Os', '?')}/{v.get('Arch', '?')}{reached}"), engine
 
 
 def check_runtimes(info: dict[str, Any]) -> CheckResult:

@@ -19,9 +19,11 @@ from typing import IO, Any
 
 import docker
 import docker.errors
+import docker.tls
 import requests.exceptions
 from docker.types import DeviceRequest, LogConfig, Mount
 
+from cjm_docker.engine_endpoint import EngineEndpoint, resolve_endpoint
 from cjm_docker.errors import (
     BuildError,
     EngineError,
@@ -106,7 +108,7 @@ class ServiceTask:
 class BuildEvent:
     """One line of build progress."""
 
-    kind: str          # "step", "output", "status"
+    kind: str          # "step", "output", "status", "warning" (always shown)
     text: str
 
 
@@ -124,24 +126,44 @@ def _explain(exc: Exception) -> str:
     return str(exc)
 
 
+def _client_for(endpoint: EngineEndpoint) -> docker.DockerClient:
+    """A client for the endpoint (a context's TLS files used as the docker CLI uses them)."""
+    if endpoint.from_environment:
+        return docker.from_env(timeout=120)
+    tls: docker.tls.TLSConfig | bool = False
+    if endpoint.tls_dir is not None:
+        files = {name: endpoint.tls_dir / f"{name}.pem" for name in ("ca", "cert", "key")}
+        present = {name: str(path) for name, path in files.items() if path.is_file()}
+        tls = docker.tls.TLSConfig(
+            client_cert=(present["cert"], present["key"]) if {"cert", "key"} <= set(present) else None,
+            ca_cert=present.get("ca") if endpoint.tls_verify else None,
+            verify=endpoint.tls_verify and "ca" in present)
+    return docker.DockerClient(base_url=endpoint.host, tls=tls, timeout=120)
+
+
 class Engine:
     """A connection to one Docker engine.
 
     Args:
-        client: an existing ``docker.DockerClient``; by default one from the environment
-            (``DOCKER_HOST`` or the local socket).
+        client: an existing ``docker.DockerClient``; by default the engine the docker CLI
+            would use (``DOCKER_HOST``, else the active docker context, else the local socket).
     """
 
     def __init__(self, client: docker.DockerClient | None = None):
         if client is None:
+            self.reached = resolve_endpoint()
             try:
-                client = docker.from_env(timeout=120)
+                client = _client_for(self.reached)
                 client.api.ping()
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                 raise EngineUnavailableError(
-                    f"The Docker engine does not answer ({exc}).",
+                    f"The Docker engine at {self.reached.describe()} does not answer ({exc}).",
                     hint="Start it (e.g. `sudo service docker start` or `dockerd &`) and check "
-                         "DOCKER_HOST and your permission on /var/run/docker.sock.") from exc
+                         "DOCKER_HOST, `docker context ls` and your permission on "
+                         "/var/run/docker.sock.") from exc
+        else:
+            self.reached = EngineEndpoint(client.api.base_url, "a client given in code")
+        self.endpoint = self.reached.host   # the engine's URL (unix://, tcp://, ssh://)
         self._client = client
         self.api = client.api
 

@@ -15,6 +15,7 @@
     │   ├── PluginNotLoadedError       the plugin is not loaded (or is disabled)
     │   ├── PluginStartError           its container did not become ready (carries the log tail)
     │   ├── PluginConfigError          a config failed the plugin's schema
+    │   ├── PluginArgumentError        a call's arguments do not fit execute's signature (a TypeError)
     │   ├── PluginCallError            the plugin raised: remote type, message, traceback
     │   │   └── PluginCancelledError   the plugin stopped because it was cancelled
     │   ├── WorkerCrashedError         the container died during a call (exit code, OOM flag)
@@ -168,6 +169,11 @@ class PluginConfigError(PluginError):
                  errors: list[str] | None = None, hint: str | None = None):
         self.errors = list(errors or [])
         super().__init__(message, plugin=plugin, hint=hint)
+
+
+class PluginArgumentError(PluginError, TypeError):
+    """A call's arguments do not fit the plugin's recorded ``execute`` signature (checked before
+    any container starts). Also a ``TypeError``, which is what the call itself would raise."""
 
 
 class PluginCallError(PluginError):

@@ -7,6 +7,7 @@ PREFIX = "io.cjm"
 
 MANAGED = f"{PREFIX}.managed"            # "true" on every image and container we create
 PLUGIN = f"{PREFIX}.plugin"              # plugin name (plugins.yaml name on images, manifest name on containers)
+SPEC_NAME = f"{PREFIX}.spec"              # the plugins.yaml name (containers; the other name a user types)
 SPEC_HASH = f"{PREFIX}.hash"             # content hash of everything that went into the image
 VERSION = f"{PREFIX}.version"            # cjm_docker version that built/started it
 FLAVOR = f"{PREFIX}.flavor"              # "python" or "micromamba"

@@ -77,6 +77,7 @@ class Manifest(BaseModel):
     # Added by cjm-docker:
     image: str = Field(min_length=1)
     image_id: str = ""
+    image_hash: str = ""                                      # content hash of the build inputs
     spec_name: str = ""                                       # the plugins.yaml name
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     cjm_docker_version: str = ""

@@ -17,6 +17,7 @@ from cjm_docker.cli import (  # noqa: F401
     doctor,
     images,
     runtime,
+    show,
 )
 from cjm_docker.cli.output import err_console, print_error
 from cjm_docker.cli.root import app, state
@@ -37,6 +38,8 @@ _CLICK = _click_modules()
 _USAGE = tuple(m.ClickException for m in _CLICK)
 _ABORT = (KeyboardInterrupt, typer.Abort, click.exceptions.Abort)
 _EXIT = (typer.Exit, click.exceptions.Exit)
+INTERNAL_ERROR = ("This is an internal error of cjm-docker, not a problem with your input: "
+                  "rerun with --debug for the traceback and report it.")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,6 +59,11 @@ def main(argv: list[str] | None = None) -> None:
     except _USAGE as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug of ours: still one paragraph, the traceback with --debug
+        print_error(exc, debug=state.debug or "--debug" in args)
+        err_console.print(INTERNAL_ERROR, style="yellow", markup=False, highlight=False,
+                          soft_wrap=True)
+        sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -26,7 +26,22 @@ DEFAULT_FOLDER = Path("compose")
 PluginsOption = Annotated[Path | None, typer.Option(
     "--plugins", help="plugins.yaml (default: plugins_config from cjm.yaml, else ./plugins.yaml).")]
 FolderOption = Annotated[Path, typer.Option(
-    "--out", "-o", help="The deployment folder.")]
+    "--folder", "--out", "-o",
+    help="The deployment folder (it holds docker-compose.yml, secrets/ and manifests/).")]
+_YAML_SUFFIXES = (".yml", ".yaml")
+
+
+def deployment_folder(folder: Path) -> Path:
+    """``-o`` names a folder; a path that reads as a file (``compose.yml``) is refused with
+    what to type instead, rather than becoming a folder named ``compose.yml``."""
+    if folder.suffix.lower() in _YAML_SUFFIXES or folder.is_file():
+        parent = folder.parent if str(folder.parent) not in ("", ".") else Path("compose")
+        raise SpecError(
+            f"-o/--folder takes the deployment folder, not a file: {folder} would become a "
+            f"folder. The folder holds {COMPOSE_FILE} (the compose file), its GPU layer, "
+            "the workers' tokens (secrets/) and the manifests attach mode reads (manifests/).",
+            hint=f"Use e.g. `-o {parent}` to write {parent / COMPOSE_FILE}.")
+    return folder
 SwarmOption = Annotated[bool, typer.Option(
     "--swarm", help="Deploy as a Swarm stack (docker stack) instead of docker compose.")]
 StackOption = Annotated[str | None, typer.Option(
@@ -95,13 +110,18 @@ def compose(
     The same file runs with `docker compose` / docker-compose and deploys unchanged with
     `docker stack deploy`; a host attaches with PluginManager.attach_deployment(FOLDER).
     """
-    bundle = export(plugins, out, only=only, project=project, base_port=base_port, ports=port,
-                    bind=bind)
-    say(f"Wrote {bundle.compose_file} ({len(bundle.plugins)} service(s)):")
+    bundle = export(plugins, deployment_folder(out), only=only, project=project,
+                    base_port=base_port, ports=port, bind=bind)
+    say(f"Wrote the deployment folder {bundle.folder}:")
+    say(f"  {bundle.compose_file}  (compose file, {len(bundle.plugins)} service(s))")
+    if bundle.gpu:
+        say(f"  {bundle.gpu_file}  (GPU layer: compose takes -f {bundle.gpu_file.name} as "
+            "well; Swarm ignores it)")
+    say(f"  {bundle.folder / 'secrets'}/  (one worker token per service; never commit them)")
+    say(f"  {bundle.manifests_dir}/  (what PluginManager.attach_deployment reads)")
+    say("Services:")
     for plugin in bundle.plugins.values():
         say(f"  {plugin.service:30} {plugin.url}")
-    if bundle.gpu:
-        say(f"GPU plugins: compose takes -f {bundle.gpu_file.name} as well (Swarm ignores it).")
     if check:
         try:
             orchestrators.compose_config(bundle)
@@ -132,7 +152,7 @@ def up(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 180.0,
 ) -> None:
     """Start the deployment: `docker compose up -d`, or `docker stack deploy` with --swarm."""
-    bundle = _bundle(plugins, out)
+    bundle = _bundle(plugins, deployment_folder(out))
     name = stack or bundle.project
     if swarm:
         orchestrators.stack_deploy(bundle, name)
@@ -155,7 +175,7 @@ def down(
     stack: StackOption = None,
 ) -> None:
     """Stop the deployment: `docker compose down -v`, or `docker stack rm` with --swarm."""
-    bundle = read_bundle(out)
+    bundle = read_bundle(deployment_folder(out))
     if swarm:
         orchestrators.stack_remove(stack or bundle.project)
         say(f"Removed stack {stack or bundle.project}.")

@@ -12,14 +12,23 @@ from typing import Annotated
 
 import click
 import typer
+from rich.markup import escape
 
-from cjm_docker.cli.output import BuildProgress, SetupProgress, console, print_error, say, table
+from cjm_docker.cli.output import (
+    BuildProgress,
+    SetupProgress,
+    console,
+    print_error,
+    print_json,
+    say,
+    table,
+)
 from cjm_docker.cli.root import app, state
 from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import Engine
-from cjm_docker.errors import BaseImageMissingError, CjmDockerError, UnknownPluginError
+from cjm_docker.errors import BaseImageMissingError, CjmDockerError, ConfigError
 from cjm_docker.images.build import ImageBuilder
-from cjm_docker.spec.plugins_file import json_schema
+from cjm_docker.spec.plugins_file import PYTHON_VERSIONS, json_schema
 from cjm_docker.spec.resolve import PluginSpec, host_python_version, load_specs
 
 PluginsOption = Annotated[Path | None, typer.Option(
@@ -68,6 +77,9 @@ def setup_runtime(
         "--python", help="Python version(s) to prepare (default: what plugins.yaml needs, "
                          "else the host's).")] = None,
     force: Annotated[bool, typer.Option("--force", "-f", help="Re-create present bases.")] = False,
+    micromamba: Annotated[bool, typer.Option(
+        "--micromamba", help="Also the micromamba base, though no plugin needs it.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every line.")] = False,
 ) -> None:
     """Make the base images present: pull them, or bootstrap the Python base locally."""
     from cjm_docker.images.bootstrap import RuntimeSetup, needed_bases
@@ -77,6 +89,10 @@ def setup_runtime(
     micromamba_needed = False
     if python:
         versions = sorted(set(python))
+        for version in versions:
+            if ".".join(version.split(".")[:2]) not in PYTHON_VERSIONS:
+                raise ConfigError(f"--python {version}: not a version plugins can run on "
+                                  f"(choices: {', '.join(PYTHON_VERSIONS)}).")
     elif plugins is not None or path.is_file():
         versions, micromamba_needed = needed_bases(_specs(plugins))
     else:
@@ -84,28 +100,29 @@ def setup_runtime(
     started = time.perf_counter()
     setup = RuntimeSetup(config, Engine())
     rows, missing = [], []
-    with SetupProgress() as progress:
+    with SetupProgress(verbose=verbose, logs_dir=config.logs_dir) as progress:
         setup.reporter = progress
         for version in versions:
             try:
                 rows.append(setup.ensure_python(version, force=force))
             except BaseImageMissingError as exc:
                 missing.append(exc)
-        try:
-            rows.append(setup.ensure_micromamba(force=force))
-        except BaseImageMissingError as exc:
-            if micromamba_needed:
+        if micromamba_needed or micromamba:   # only conda environments need it
+            try:
+                rows.append(setup.ensure_micromamba(force=force))
+            except BaseImageMissingError as exc:
                 missing.append(exc)
-            else:
-                say(f"note (no plugin needs it yet): {exc}", style="yellow")
-    view = table("base image", "how", "from", "seconds")
-    for row in rows:
-        view.add_row(row.alias, row.how, row.detail, f"{row.seconds:.1f}")
-    console.print(view)
-    say(f"setup-runtime finished in {time.perf_counter() - started:.1f} s.")
-    if missing:
+    if rows:
+        view = table("base image", "how", "from", "seconds")
+        for row in rows:
+            view.add_row(row.alias, row.how, row.detail, f"{row.seconds:.1f}")
+        view.print(console)
+    if not missing:
+        say(f"setup-runtime finished in {time.perf_counter() - started:.1f} s.")
+    else:
         for exc in missing[1:]:
             print_error(exc, debug=state.debug)
+        progress.log.mention(console)
         raise missing[0]
 
 
@@ -124,7 +141,7 @@ def install_all(
     failures: list[tuple[str, CjmDockerError]] = []
     built = current = 0
     say(f"Found {len(specs)} plugin(s) to process.")
-    with BuildProgress(verbose=verbose) as progress:
+    with BuildProgress(verbose=verbose, logs_dir=get_config().logs_dir) as progress:
         builder = _builder(plugins, progress)
         for spec in specs:
             try:
@@ -154,7 +171,7 @@ def build(
 ) -> None:
     """Build one plugin's image, introspect it and write its manifest."""
     (spec,) = _specs(plugins, [name])
-    with BuildProgress(verbose=verbose) as progress:
+    with BuildProgress(verbose=verbose, logs_dir=get_config().logs_dir) as progress:
         result = _builder(plugins, progress).install(spec, force=force, nocache=no_cache)
     if not result.built:
         say(f"up to date: {spec.name} ({result.tag}); --force rebuilds.")
@@ -248,16 +265,12 @@ def estimate_size(
         "dependencies only; built images show their real size).")
 
 
-@app.command("list")
-def list_plugins(plugins: PluginsOption = None) -> None:
-    """Installed plugins (manifests) with their image status."""
-    from cjm_docker.images.inventory import Inventory
-    from cjm_docker.images.sizes import human_size
-
+def expected_tags(plugins: Path | None, engine: Engine) -> dict[str, str]:
+    """plugins.yaml name -> the tag it would build now (none without a plugins.yaml; a plugin
+    whose base image is missing has no expected tag)."""
     config = get_config()
-    engine = Engine()
-    expected: dict[str, str] = {}
     path = _plugins_path(plugins, config)
+    expected: dict[str, str] = {}
     if plugins is not None or path.is_file():
         builder = _builder(plugins, engine=engine)
         for spec in _specs(plugins):
@@ -265,18 +278,43 @@ def list_plugins(plugins: PluginsOption = None) -> None:
                 expected[spec.name] = builder.prepare(spec).tag
             except BaseImageMissingError:
                 continue
-    rows = Inventory(config, engine).listing(expected)
+    return expected
+
+
+@app.command("list")
+def list_plugins(
+    plugins: PluginsOption = None,
+    raw: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
+) -> None:
+    """Installed plugins (manifests) with their image status, and why a stale one is stale."""
+    from cjm_docker.images.inventory import Inventory
+    from cjm_docker.images.sizes import human_size
+
+    config = get_config()
+    engine = Engine()
+    rows = Inventory(config, engine).listing(expected_tags(plugins, engine))
+    if raw:
+        print_json([{"name": r.manifest.name, "spec_name": r.manifest.spec_name,
+                     "version": r.manifest.version, "category": r.manifest.category,
+                     "image": r.manifest.image, "status": r.status.value, "reason": r.reason,
+                     "action": r.action, "size_bytes": r.size_bytes, "manifest": str(r.path)}
+                    for r in rows])
+        return
     if not rows:
         say(f"No plugins installed in {config.manifests_dir}.")
         return
-    view = table("name", "version", "category", "spec", "image", "status", "size")
+    view = table("name", "spec", "version", "category", "image", "status", "size")
     colours = {"present": "green", "missing": "red", "stale": "yellow"}
     for row in rows:
         m = row.manifest
-        view.add_row(m.name, m.version, m.category, m.spec_name, m.image,
+        view.add_row(*(escape(v) for v in (m.name, m.spec_name, m.version, m.category, m.image)),
                      f"[{colours[row.status.value]}]{row.status.value}[/]",
                      human_size(row.size_bytes) if row.size_bytes is not None else "-")
-    console.print(view)
+    view.print(console)
+    for row in rows:
+        if row.action:
+            say(f"{row.manifest.name} is {row.status.value}: {row.reason}. Run: {row.action}",
+                style="yellow")
 
 
 @app.command("remove")
@@ -291,10 +329,7 @@ def remove(
     inventory = Inventory(config)
     found = inventory.find(name)
     if found is None:
-        known = sorted({n for _, m in inventory.manifests() for n in (m.name, m.spec_name) if n})
-        raise UnknownPluginError(
-            f"No installed plugin named '{name}' in {config.manifests_dir} "
-            f"(known: {', '.join(known) or 'none'}).", plugin=name)
+        raise inventory.unknown(name)
     path, manifest = found
     say(f"Will remove manifest {path} and image {manifest.image}.")
     if not yes:

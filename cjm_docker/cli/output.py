@@ -1,13 +1,17 @@
 """Rich rendering for `cjm-ctl`: consoles, errors as one paragraph, tables, build progress.
 
 On a terminal, builds and setup-runtime show live progress (rich); otherwise (CI logs, pipes)
-every step and output line is printed plainly, prefixed with the plugin's name.
+each step is printed plainly, prefixed with the plugin's name. Every output line goes to a log
+file under the data dir's ``logs/`` (named on failure); ``-v`` prints them too.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import traceback
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -21,8 +25,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
+from cjm_docker.cli.tables import Rows
 from cjm_docker.engine import BuildEvent
 from cjm_docker.errors import CjmDockerError
 
@@ -46,12 +50,15 @@ def print_error(exc: BaseException, *, debug: bool = False) -> None:
     err_console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def table(*columns: str, title: str | None = None) -> Table:
-    """A plain table with these column headers."""
-    view = Table(title=title, show_lines=False, header_style="bold")
-    for column in columns:
-        view.add_column(column, overflow="fold")
-    return view
+def table(*columns: str, title: str | None = None) -> Rows:
+    """A table with these column headers (``.print(console)``: rich on a terminal, plain rows
+    otherwise)."""
+    return Rows(*columns, title=title)
+
+
+def print_json(value: Any) -> None:
+    """``--json`` output: one JSON document on stdout (sorted keys, for scripts and diffs)."""
+    sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def _clip(text: str, width: int) -> str:
@@ -59,18 +66,53 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+class PhaseLog:
+    """The full output of a long phase (builds, debootstrap), kept in a file under the data
+    dir's ``logs/``: the screen shows progress, a failure shows the last lines and this path."""
+
+    def __init__(self, folder: Path | None, name: str):
+        self.path: Path | None = None
+        self._handle: IO[str] | None = None
+        if folder is None:
+            return
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.path = folder / f"{name}.log"
+            self._handle = open(self.path, "w", encoding="utf-8")   # noqa: SIM115 (closed in close)
+        except OSError:
+            self.path = None   # an unwritable data dir costs the log file, not the build
+
+    def write(self, text: str) -> None:
+        if self._handle is not None:
+            self._handle.write(text + "\n")
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def mention(self, out: Console) -> None:
+        """Say where the full log is (after a failure)."""
+        if self.path is not None:
+            out.print(f"Full log: {self.path}", markup=False, highlight=False, soft_wrap=True)
+
+
 class BuildProgress:
-    """A ``BuildReporter``: a live spinner per plugin on a terminal, plain lines otherwise.
+    """A ``BuildReporter``: a live spinner per plugin on a terminal, the steps as plain lines
+    otherwise; every output line goes to ``logs/build-<plugin>.log`` and, with -v, the screen.
 
     Use as a context manager around the builds.
     """
 
-    def __init__(self, out: Console | None = None, *, verbose: bool = False):
+    def __init__(self, out: Console | None = None, *, verbose: bool = False,
+                 logs_dir: Path | None = None):
         self.console = out or console
         self.live = self.console.is_terminal
         self.verbose = verbose
+        self.logs_dir = logs_dir
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self._logs: dict[str, PhaseLog] = {}
 
     def __enter__(self) -> BuildProgress:
         if self.live:
@@ -85,8 +127,12 @@ class BuildProgress:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+        for log in self._logs.values():
+            log.close()
 
     def start(self, plugin: str, action: str) -> None:
+        self._logs[plugin] = PhaseLog(self.logs_dir, f"build-{plugin}")
+        self._logs[plugin].write(action)
         if self._progress is not None:
             self._tasks[plugin] = self._progress.add_task(
                 "", total=None, plugin=plugin, step=escape(_clip(action, 60)), last="")
@@ -94,14 +140,21 @@ class BuildProgress:
             say(f"[{plugin}] {action}")
 
     def event(self, plugin: str, event: BuildEvent) -> None:
+        if plugin in self._logs:
+            self._logs[plugin].write(event.text)
+        if event.kind == "warning":
+            out = self._progress.console if self._progress is not None else self.console
+            out.print(f"[yellow]warning[/] [bold]{escape(plugin)}[/]: {escape(event.text)}",
+                      highlight=False, soft_wrap=True)
+            return
         if self._progress is not None and plugin in self._tasks:
             field = "step" if event.kind in ("step", "status") else "last"
             width = 60 if field == "step" else 50
             self._progress.update(self._tasks[plugin], **{field: escape(_clip(event.text, width))})
-            if self.verbose and event.kind == "step":
+            if self.verbose:
                 self._progress.console.print(f"[dim]{escape(plugin)}[/] {escape(event.text)}",
                                              highlight=False)
-        elif event.kind in ("step", "status") or self.verbose or event.kind == "output":
+        elif self.verbose or event.kind in ("step", "status"):
             indent = "" if event.kind != "output" else "  "
             say(f"[{plugin}] {indent}{event.text}")
 
@@ -111,15 +164,24 @@ class BuildProgress:
         mark, style = ("built", "green") if ok else ("failed", "red")
         self.console.print(f"[{style}]{mark}[/] [bold]{escape(plugin)}[/]: {escape(text)}",
                            highlight=False, soft_wrap=True)
+        log = self._logs.pop(plugin, None)
+        if log is not None:
+            log.close()
+            if not ok:
+                log.mention(self.console)
 
 
 class SetupProgress:
     """A ``SetupReporter``: a spinner with debootstrap's latest line and a byte bar for the
-    import on a terminal; plain lines otherwise."""
+    import on a terminal; the steps as plain lines otherwise. Every line goes to
+    ``logs/setup-runtime.log``; the screen shows them only with -v."""
 
-    def __init__(self, out: Console | None = None):
+    def __init__(self, out: Console | None = None, *, verbose: bool = False,
+                 logs_dir: Path | None = None):
         self.console = out or console
         self.live = self.console.is_terminal
+        self.verbose = verbose
+        self.log = PhaseLog(logs_dir, "setup-runtime")
         self._progress: Progress | None = None
         self._spinner: TaskID | None = None
         self._bar: TaskID | None = None
@@ -139,9 +201,11 @@ class SetupProgress:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+        self.log.close()
 
     def step(self, text: str) -> None:
         self._lines = 0
+        self.log.write(f"* {text}")
         if self._progress is not None:
             for task in (self._spinner, self._bar):
                 if task is not None:
@@ -154,10 +218,13 @@ class SetupProgress:
 
     def line(self, text: str) -> None:
         self._lines += 1
+        self.log.write(text)
         if self._progress is not None and self._spinner is not None:
             self._progress.update(self._spinner, description=escape(
                 f"[{self._lines}] {_clip(text, 70)}"))
-        else:
+            if self.verbose:
+                self._progress.console.print(f"  {escape(text)}", highlight=False)
+        elif self.verbose:
             say(f"  {text}")
 
     def transfer(self, done: int, total: int) -> None:
@@ -170,4 +237,5 @@ class SetupProgress:
             say(f"  sent {done >> 20} MiB of about {total >> 20} MiB")
 
     def done(self, text: str) -> None:
+        self.log.write(f"ok {text}")
         self.console.print(f"[green]ok[/] {escape(text)}", highlight=False, soft_wrap=True)

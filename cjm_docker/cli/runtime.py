@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from cjm_docker import labels
+from cjm_docker import labels, naming
+from cjm_docker.cli.output import console, print_json, say, table
 from cjm_docker.cli.root import app
 from cjm_docker.config import get_config
-from cjm_docker.engine import Engine
-from cjm_docker.errors import SpecError, UnknownPluginError
+from cjm_docker.engine import ContainerState, Engine
+from cjm_docker.errors import ConfigError, SpecError, UnknownPluginError
 from cjm_docker.host.owner import owner_alive
 from cjm_docker.host.reaper import reap
-
-console = Console()
 
 
 def parse_call_arguments(tokens: list[str]) -> tuple[list[Any], dict[str, Any]]:
@@ -50,6 +48,34 @@ def parse_call_arguments(tokens: list[str]) -> tuple[list[Any], dict[str, Any]]:
     return args, kwargs
 
 
+def typed_values(tokens: list[str]) -> dict[str, str]:
+    """``key=value`` tokens as typed: key -> the value's text."""
+    pairs = (token.partition("=") for token in tokens if token.strip()[:1] not in "{[")
+    return {key: raw for key, sep, raw in pairs if sep and key.isidentifier()}
+
+
+def parse_config(text: str | None) -> dict[str, Any] | None:
+    """``--config``: a JSON object, or a one-paragraph error saying what is wrong with it."""
+    if text is None:
+        return None
+    hint = ("Pass a JSON object with double-quoted keys, e.g. --config '{\"repeat\": 2}'; "
+            "`cjm-ctl show NAME` lists the plugin's config keys and defaults.")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--config {text!r} is not valid JSON: {exc.msg} at character "
+                          f"{exc.pos + 1}.", hint=hint) from exc
+    if not isinstance(value, dict):
+        raise ConfigError(f"--config must be a JSON object of config keys, not a "
+                          f"{_json_kind(value)} ({text!r}).", hint=hint)
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number")
+
+
 @app.command("exec")
 def exec_plugin(
     name: Annotated[str, typer.Argument(help="Plugin (manifest or plugins.yaml name).")],
@@ -62,16 +88,17 @@ def exec_plugin(
 ) -> None:
     """Load a plugin in its container, run it once with the arguments, print the result."""
     from cjm_docker.host.manager import PluginManager
+    from cjm_docker.host.signature import check_call, keep_text
 
     args, kwargs = parse_call_arguments(arguments or [])
-    plugin_config = json.loads(config) if config else None
+    plugin_config = parse_config(config)
     manager = PluginManager()
     manager.discover_manifests()
     meta = manager.get_discovered_meta(name)
     if meta is None:
-        known = ", ".join(m.name for m in manager.discovered) or "none installed"
-        raise UnknownPluginError(f"No installed plugin named '{name}' (known: {known}).",
-                                 plugin=name, hint="Install it with `cjm-ctl install-all`.")
+        raise manager.unknown(name)
+    kwargs = keep_text(meta.manifest, kwargs, typed_values(arguments or []), stream=stream)
+    check_call(meta.manifest, args, kwargs, stream=stream)   # before any container starts
     started = time.perf_counter()
     with manager:
         manager.load_plugin(meta, plugin_config)
@@ -95,37 +122,87 @@ def _print_value(value: Any, raw: bool) -> None:
         console.print_json(text)
 
 
+def _plugin_containers(engine: Engine) -> list[ContainerState]:
+    return engine.list_containers({labels.MANAGED: "true", labels.ROLE: "plugin"})
+
+
+def _container_names(rows: list[ContainerState]) -> Callable[[ContainerState], tuple[str, str]]:
+    """A container's (manifest name, plugins.yaml name); containers started before the
+    plugins.yaml name was a label get it from this data dir's manifests."""
+    from cjm_docker.images.inventory import read_manifests
+
+    spec_of: dict[str, str] = {}
+    if any(not r.labels.get(labels.SPEC_NAME) for r in rows):
+        spec_of = {m.name: m.spec_name for _, m in read_manifests(get_config().manifests_dir)}
+
+    def names(row: ContainerState) -> tuple[str, str]:
+        plugin = row.labels.get(labels.PLUGIN, "")
+        return plugin, row.labels.get(labels.SPEC_NAME) or spec_of.get(plugin, "")
+    return names
+
+
+def containers_of(name: str, rows: list[ContainerState]) -> list[ContainerState]:
+    """The containers of the plugin that answers to ``name`` (either of its names).
+
+    Raises:
+        UnknownPluginError: no container answers to it (the running plugins are listed).
+    """
+    names = _container_names(rows)
+    first = naming.pick(name, rows, names)
+    if first is None:
+        raise naming.unknown_plugin(
+            name, naming.typable(names(r) for r in rows), where="has a container",
+            hint="`cjm-ctl ps` lists the plugin containers; `cjm-ctl exec NAME` starts one.")
+    return [r for r in rows if names(r)[0] == names(first)[0]]
+
+
 @app.command("ps")
-def ps() -> None:
+def ps(
+    name: Annotated[str | None, typer.Argument(
+        help="Only this plugin's containers (either of its names).")] = None,
+    raw: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
+) -> None:
     """Running plugin containers (all hosts) as a table."""
-    rows = Engine().list_containers({labels.MANAGED: "true", labels.ROLE: "plugin"})
-    table = Table("container", "plugin", "state", "owner", "session", "image")
-    for row in sorted(rows, key=lambda r: (r.labels.get(labels.PLUGIN, ""), r.name)):
+    rows = _plugin_containers(Engine())
+    names = _container_names(rows)
+    if name is not None:
+        rows = containers_of(name, rows)
+    rows = sorted(rows, key=lambda r: (names(r)[0], r.name))
+    if raw:
+        print_json([{"container": r.name, "id": r.id, "plugin": names(r)[0],
+                     "spec_name": names(r)[1], "state": r.status, "image": r.image,
+                     "owner_pid": r.labels.get(labels.OWNER_PID),
+                     "owner_host": r.labels.get(labels.OWNER_HOST),
+                     "owner_alive": owner_alive(r.labels),
+                     "session": r.labels.get(labels.SESSION, "")} for r in rows])
+        return
+    if not rows:
+        say("No plugin containers.")
+        return
+    view = table("container", "plugin", "spec", "state", "owner", "session", "image")
+    for row in rows:
         alive = owner_alive(row.labels)
         owner = f"{row.labels.get(labels.OWNER_PID, '?')}" + \
             {True: "", False: " (dead)", None: f"@{row.labels.get(labels.OWNER_HOST, '?')}"}[alive]
-        table.add_row(row.name, row.labels.get(labels.PLUGIN, "?"), row.status, owner,
-                      row.labels.get(labels.SESSION, ""), row.image)
-    if not rows:
-        console.print("No plugin containers.")
-        return
-    console.print(table)
+        view.add_row(row.name, *names(row), row.status, owner,
+                     row.labels.get(labels.SESSION, ""), row.image)
+    view.print(console)
 
 
 @app.command("logs")
 def logs(
-    name: Annotated[str, typer.Argument(help="Plugin name.")],
+    name: Annotated[str, typer.Argument(help="Plugin (manifest or plugins.yaml name).")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
-    lines: Annotated[int, typer.Option("--lines", "-n", help="Lines of history.")] = 100,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="Lines of history.")] = 100,
 ) -> None:
     """Print a running plugin container's log (the most recently started one)."""
     engine = Engine()
-    rows = [r for r in engine.list_containers({labels.MANAGED: "true", labels.PLUGIN: name})]
-    if not rows:
-        raise UnknownPluginError(f"No container of plugin '{name}' exists.", plugin=name,
+    rows = containers_of(name, _plugin_containers(engine))
+    states = [s for s in (engine.container_state(r.id) for r in rows) if s]
+    if not states:
+        raise UnknownPluginError(f"The containers of plugin '{name}' are gone.", plugin=name,
                                  hint="See `cjm-ctl ps`.")
-    states = [engine.container_state(r.id) for r in rows]
-    latest = max((s for s in states if s), key=lambda s: s.started_at)
+    latest = max(states, key=lambda s: s.started_at)
     if follow:
         for text in engine.follow_logs(latest.id, tail=lines):
             sys.stdout.write(text)
@@ -144,11 +221,11 @@ def gc(
     get_config()
     orphans = reap(Engine(), dry_run=dry_run, include_foreign=foreign)
     if not orphans:
-        console.print("Nothing to collect.")
+        say("Nothing to collect.")
         return
-    table = Table("container", "plugin", "reason")
+    view = table("container", "plugin", "reason")
     for orphan in orphans:
-        table.add_row(orphan.container.name, orphan.container.labels.get(labels.PLUGIN, "?"),
-                      orphan.reason)
-    console.print(table)
-    console.print(f"{'Would remove' if dry_run else 'Removed'} {len(orphans)} container(s).")
+        view.add_row(orphan.container.name, orphan.container.labels.get(labels.PLUGIN, "?"),
+                     orphan.reason)
+    view.print(console)
+    say(f"{'Would remove' if dry_run else 'Removed'} {len(orphans)} container(s).")

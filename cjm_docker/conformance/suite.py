@@ -109,11 +109,7 @@ def run_conformance(manager: PluginManager, plugin: PluginMeta | str,
             manager.discover_manifests()
         meta = manager.get_discovered_meta(plugin)
         if meta is None:
-            from cjm_docker.errors import UnknownPluginError
-
-            known = ", ".join(m.name for m in manager.discovered) or "none"
-            raise UnknownPluginError(f"No manifest for plugin '{plugin}' (known: {known}).",
-                                     plugin=plugin, hint="Install it with `cjm-ctl install-all`.")
+            raise manager.unknown(plugin)
     else:
         meta = plugin
     samples = list(samples or [])

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from cjm_docker import naming
 from cjm_docker._version import __version__
 from cjm_docker.deploy.compose import (
     DEFAULT_PROJECT,
@@ -134,10 +135,12 @@ def installed_manifests(names: Sequence[str], manifests_dir: Path) -> list[Manif
     installed = [m for _, m in read_manifests(manifests_dir)]
     found = []
     for name in names:
-        manifest = next((m for m in installed if m.spec_name == name), None) or \
-            next((m for m in installed if m.name == name), None)
+        manifest = naming.pick(name, installed, lambda m: (m.name, m.spec_name))
         if manifest is None:
-            raise ManifestError(f"Plugin '{name}' has no manifest in {manifests_dir}.",
+            known = naming.typable((m.name, m.spec_name) for m in installed)
+            raise ManifestError(f"Plugin '{name}' has no manifest in {manifests_dir}."
+                                f"{naming.did_you_mean(name, known)} Installed: "
+                                f"{naming.listing(known)}.",
                                 plugin=name, hint="Build it first: `cjm-ctl install-all`.")
         found.append(manifest)
     return found

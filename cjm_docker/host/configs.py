@@ -7,6 +7,7 @@ from typing import Any
 import jsonschema
 import referencing.exceptions
 
+from cjm_docker import naming
 from cjm_docker.errors import PluginConfigError
 from cjm_docker.host.bounded_schema import UnsafeSchema, bounded_validator, precheck
 
@@ -30,7 +31,8 @@ def effective_config(plugin: str, schema: dict[str, Any] | None,
     problems: list[str] = []
     properties = schema.get("properties")
     if isinstance(properties, dict) and properties and schema.get("additionalProperties") is not True:
-        problems += [f"unknown key {key!r} (known: {', '.join(sorted(properties))})"
+        problems += [f"unknown key {key!r}{naming.did_you_mean(str(key), properties)} "
+                     f"(known: {', '.join(sorted(properties))})"
                      for key in sorted(set(merged) - set(properties))]
     checked = {k: v for k, v in merged.items() if not properties or k in properties}
     try:
@@ -50,7 +52,8 @@ def effective_config(plugin: str, schema: dict[str, Any] | None,
     if problems:
         raise PluginConfigError(f"Config for plugin '{plugin}' is invalid: {'; '.join(problems)}.",
                                 plugin=plugin, errors=problems,
-                                hint="See its schema with `cjm-ctl list` or get_plugin_config_schema().")
+                                hint=f"See its keys and defaults with `cjm-ctl show {plugin}` (or "
+                                     "get_plugin_config_schema()).")
     return merged
 
 

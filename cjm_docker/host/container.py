@@ -120,7 +120,7 @@ class PluginContainer:
         return ContainerSpec(
             image=m.image, name=self.name, command=command, env=env,
             labels={labels.MANAGED: "true", labels.ROLE: "plugin", labels.PLUGIN: m.name,
-                    labels.VERSION: __version__, labels.SESSION: self.session,
+                    labels.SPEC_NAME: m.spec_name, labels.VERSION: __version__, labels.SESSION: self.session,
                     labels.RUNTIME_DIR: str(folder.path), **self.owner.labels()},
             mounts=tuple(binds), user=f"{uid}:{gid}",
             network=settings.network or ("bridge" if tcp else None),

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cjm_docker import naming
 from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import Engine
 from cjm_docker.errors import (
@@ -90,9 +91,9 @@ class PluginManager:
         return self.discovered
 
     def get_discovered_meta(self, name: str) -> PluginMeta | None:
+        """The discovered plugin that answers to ``name`` (manifest or plugins.yaml name)."""
         # An exact name wins over another plugin whose plugins.yaml entry (spec_name) is ``name``.
-        return next((m for m in self.discovered if m.name == name), None) or \
-            next((m for m in self.discovered if m.manifest.get("spec_name") == name), None)
+        return naming.pick(name, self.discovered, _names)
 
     def get_discovered_by_category(self, category: str) -> list[PluginMeta]:
         return [m for m in self.discovered if m.category == category]
@@ -110,8 +111,8 @@ class PluginManager:
         """The manifest name of a loaded plugin, also when called by its plugins.yaml name."""
         if name in self.plugins:
             return name
-        return next((key for key, meta in self.plugins.items()
-                     if meta.manifest.get("spec_name") == name), name)
+        meta = naming.pick(name, self.plugins.values(), _names)
+        return meta.name if meta is not None else name
 
     def get_plugin_meta(self, name: str) -> PluginMeta | None:
         return self.plugins.get(self._key(name))
@@ -132,11 +133,16 @@ class PluginManager:
             self.discover_manifests()
         meta = self.get_discovered_meta(meta_or_name)
         if meta is None:
-            known = ", ".join(m.name for m in self.discovered) or "none"
-            raise UnknownPluginError(f"No manifest for plugin '{meta_or_name}' (known: {known}).",
-                                     plugin=meta_or_name,
-                                     hint="Install it with `cjm-ctl install-all`.")
+            raise self.unknown(meta_or_name)
         return meta
+
+    def unknown(self, name: str) -> UnknownPluginError:
+        """The error for a name no discovered plugin answers to (names to type, near misses)."""
+        folders = ", ".join(str(p) for p in self.search_paths)
+        return naming.unknown_plugin(
+            name, naming.typable(_names(m) for m in self.discovered),
+            where=f"has a manifest in {folders}",
+            hint="Install it with `cjm-ctl install-all` (see what is installed: `cjm-ctl list`).")
 
     def _name_lock(self, name: str) -> threading.Lock:
         with self._lock:
@@ -338,8 +344,10 @@ class PluginManager:
     def _loaded(self, name: str) -> PluginMeta:
         meta = self.plugins.get(self._key(name))
         if meta is None:
-            raise PluginNotLoadedError(f"Plugin '{name}' is not loaded.", plugin=name,
-                                       hint="Call load_plugin first.")
+            loaded = naming.typable(_names(m) for m in self.plugins.values())
+            raise PluginNotLoadedError(
+                f"Plugin '{name}' is not loaded.{naming.did_you_mean(name, loaded)} "
+                f"Loaded: {naming.listing(loaded)}.", plugin=name, hint="Call load_plugin first.")
         return meta
 
     def _runnable(self, meta: PluginMeta) -> RemotePluginProxy:
@@ -413,7 +421,7 @@ class PluginManager:
 
     def is_busy(self, name: str) -> bool:
         """True while a call of ``name`` is in flight."""
-        return self._busy.get(name, 0) > 0
+        return self._busy.get(self._key(name), 0) > 0
 
     def _admit(self, meta: PluginMeta) -> None:
         """Ask the scheduler; when short, stop idle plugins; then wait if it waits.
@@ -543,3 +551,8 @@ class PluginManager:
 
     def __exit__(self, *exc: object) -> None:
         self.unload_all()
+
+
+def _names(meta: PluginMeta) -> tuple[str, str]:
+    """A plugin's (manifest name, plugins.yaml name)."""
+    return meta.name, str(meta.manifest.get("spec_name") or "")

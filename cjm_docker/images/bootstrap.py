@@ -231,7 +231,8 @@ class RuntimeSetup:
 def micromamba_missing(ref: str, reason: str) -> BaseImageMissingError:
     """The error for an absent micromamba base, with every way out."""
     return BaseImageMissingError(
-        f"The micromamba base image {ref} is not present and cannot be pulled "
+        f"The micromamba base image {MICROMAMBA_ALIAS} is not present and its source {ref} "
+        "cannot be pulled "
         f"({_first_line(reason)}). Plugins whose environment spec has conda dependencies "
         "need it; it cannot be bootstrapped locally.",
         hint=f"Either set docker.registry_mirror (or CJM_REGISTRY_MIRROR) to a reachable "

@@ -27,13 +27,14 @@ from cjm_docker.errors import BaseImageMissingError, CjmDockerError, Introspecti
 from cjm_docker.images import describe
 from cjm_docker.images.bases import MICROMAMBA_ALIAS, PYTHON_REPO
 from cjm_docker.images.context import (
+    LARGE_CONTEXT_BYTES,
     TAG_HASH_LENGTH,
     ContextFile,
     collect_tree,
     content_hash,
     context_tar,
 )
-from cjm_docker.images.inventory import Inventory
+from cjm_docker.images.inventory import ImageStatus, Inventory
 from cjm_docker.images.render import BuildPlan, RenderSettings, render_plan
 from cjm_docker.images.runtime import render_settings
 from cjm_docker.manifest import Manifest, write_manifest
@@ -151,11 +152,13 @@ class ImageBuilder:
         return PreparedBuild(spec, plan, base["Id"], digest, tag)
 
     def current(self, prepared: PreparedBuild) -> Manifest | None:
-        """The installed manifest when it names exactly this build and its tag exists."""
+        """The installed manifest when it names exactly this build and its tag holds it (the
+        judgement `cjm-ctl list` shows: ``inventory.image_state``)."""
         manifest = self.inventory.manifest_for_spec(prepared.spec.name)
-        if manifest is None or manifest.image != prepared.tag:
+        if manifest is None:
             return None
-        return manifest if self.engine.image_exists(prepared.tag) else None
+        state = self.inventory.state(manifest, prepared.tag)
+        return manifest if state.status is ImageStatus.PRESENT else None
 
     # -- installing ---------------------------------------------------------------------------
 
@@ -173,6 +176,9 @@ class ImageBuilder:
             if manifest is not None:
                 return InstallResult(spec.name, manifest, prepared.tag, False, self.clock() - started)
         self.reporter.start(spec.name, f"building {prepared.tag}")
+        warning = large_context_warning(spec, prepared.plan)
+        if warning:
+            self.reporter.event(spec.name, BuildEvent("warning", warning))
         try:
             manifest = self._build(prepared, nocache=nocache)
         except BaseException as exc:
@@ -196,7 +202,8 @@ class ImageBuilder:
                                     or self.config.docker.limits.memory_bytes)
             self.reporter.event(spec.name, BuildEvent("status", "introspecting the plugin"))
             meta = describe.introspect(engine, image_id, spec, plan, self.config)
-            manifest = describe.make_manifest(meta, spec, plan, tag=prepared.tag)
+            manifest = describe.make_manifest(meta, spec, plan, tag=prepared.tag).model_copy(
+                update={"image_hash": prepared.content_hash})
             self._check_name_clash(manifest, spec)
             tagged = True  # from here on, a failure must remove the tag
             final_id = describe.finish_image(engine, image_id, manifest, tag=prepared.tag,
@@ -231,6 +238,27 @@ class ImageBuilder:
         """
         if previous is not None and previous.name != current.name:
             (self.config.manifests_dir / f"{previous.name}.json").unlink(missing_ok=True)
+
+
+def large_context_warning(spec: PluginSpec, plan: BuildPlan) -> str:
+    """A warning when the build context is large (usually weights or data), naming its
+    largest folders and the .dockerignore that would keep them out; else ""."""
+    files = plan.context_files()
+    total = sum(len(f.data) for f in files)
+    if total <= LARGE_CONTEXT_BYTES:
+        return ""
+    by_folder: dict[str, int] = {}
+    for f in files:
+        folder = "/".join(f.path.split("/")[:-1]) or "."
+        by_folder[folder] = by_folder.get(folder, 0) + len(f.data)
+    largest = sorted(by_folder.items(), key=lambda item: -item[1])[:3]
+    listing = ", ".join(f"{name} {size >> 20} MiB" for name, size in largest)
+    folders = [str(ref.path) for ref in (spec.package, *spec.interface_libs)
+               if ref.kind == PackageKind.LOCAL and ref.path is not None]
+    where = " or ".join(f"{p}/.dockerignore" for p in folders) or "a .dockerignore"
+    return (f"the build context is {total >> 20} MiB (largest: {listing}); it is baked into "
+            f"the image. Keep weights and data out with {where}, and put models in the "
+            "models folder (CJM_MODELS_DIR) instead.")
 
 
 def _stream(files: Iterable[ContextFile]) -> io.BytesIO:

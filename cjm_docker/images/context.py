@@ -17,8 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cjm_docker.images.dockerignore import DockerIgnore
+
 HASH_SCHEME = b"cjm-docker/image-hash/1\n"
 TAG_HASH_LENGTH = 16
+# Past this, a build warns: a context that big is usually weights or data that belong in the
+# models folder (or in a .dockerignore), not baked into every image layer.
+LARGE_CONTEXT_BYTES = 100 * 1024**2
 # A fixed mtime for every context entry. Not 0: wheel builds inside the image refuse
 # timestamps before 1980.
 CONTEXT_MTIME = 946684800  # 2000-01-01T00:00:00Z
@@ -51,16 +56,24 @@ class ContextFile:
 
 def collect_tree(root: Path) -> tuple[ContextFile, ...]:
     """Every file under ``root`` (paths relative to it, sorted), minus VCS folders, caches,
-    virtual environments and build outputs.
+    virtual environments, build outputs and what ``root/.dockerignore`` excludes.
 
     Symlinks to files are followed; symlinked folders are not (they could loop).
     """
+    ignore = DockerIgnore.of_folder(root)
+    # An ignored folder is not even walked, unless a "!" rule might re-include something in it.
+    prune = ignore and not any(rule.include for rule in ignore.rules)
     out = []
     for folder, dirs, files in os.walk(root):
+        here = Path(folder).relative_to(root).as_posix()
+        prefix = "" if here == "." else here + "/"
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(_SKIP_SUFFIXES)
-                         and not (Path(folder) / d).is_symlink())
+                         and not (Path(folder) / d).is_symlink()
+                         and not (prune and ignore.ignored(prefix + d)))
         for name in files:
             if name in _SKIP_FILES or name.endswith(_SKIP_SUFFIXES):
+                continue
+            if ignore and ignore.ignored(prefix + name):
                 continue
             path = Path(folder) / name
             if not path.is_file():

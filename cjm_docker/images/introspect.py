@@ -3,7 +3,8 @@
 cjm-plugin-system's convention: ``<module>.meta.get_plugin_metadata()`` returns the manifest
 dict; when it has no ``config_schema``, one is taken from an instance (best effort: a plugin
 that cannot be instantiated without its runtime still installs). ``module`` and ``class`` must
-import, because the worker will import them.
+import, because the worker will import them. The parameters of ``execute`` and
+``execute_stream`` are recorded as ``signatures`` (the host checks calls against them).
 
 Usage: ``python -m cjm_docker.images.introspect IMPORT_NAME``. The JSON is printed between two
 marker lines on stdout; anything the plugin prints goes to stderr. Standard library only.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import json
 import sys
 import traceback
@@ -20,6 +22,8 @@ from typing import Any
 
 BEGIN = "----- cjm-manifest begin -----"
 END = "----- cjm-manifest end -----"
+SIGNED_METHODS = ("execute", "execute_stream")
+SIGNATURE_TEXT_CHARS = 200   # a default's repr can be huge (a whole table); the host bounds it
 
 
 def describe(import_name: str) -> dict[str, Any]:
@@ -43,7 +47,41 @@ def describe(import_name: str) -> dict[str, Any]:
         if meta["config_schema"] is None:
             del meta["config_schema"]
     meta.setdefault("python_path", sys.executable)
+    signatures = {m: _signature(plugin_class, m) for m in SIGNED_METHODS}
+    meta["signatures"] = {m: sig for m, sig in signatures.items() if sig is not None}
     return meta
+
+
+def _signature(plugin_class: type, method: str) -> dict[str, Any] | None:
+    """``method``'s parameters without ``self``: name, kind, and default and annotation as
+    strings (the host checks calls against them before starting a container)."""
+    function = getattr(plugin_class, method, None)
+    if function is None:
+        return None
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    params = list(signature.parameters.values())
+    if params and not isinstance(inspect.getattr_static(plugin_class, method, None),
+                                 (staticmethod, classmethod)):
+        params = params[1:]   # self
+    return {"parameters": [_parameter(p) for p in params]}
+
+
+def _parameter(param: inspect.Parameter) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": param.name, "kind": param.kind.name}
+    if param.default is not inspect.Parameter.empty:
+        out["default"] = _short(repr(param.default))
+    if param.annotation is not inspect.Parameter.empty:
+        annotation = param.annotation
+        out["annotation"] = _short(annotation if isinstance(annotation, str)
+                                   else inspect.formatannotation(annotation))
+    return out
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SIGNATURE_TEXT_CHARS else text[: SIGNATURE_TEXT_CHARS - 3] + "..."
 
 
 def _schema_from_instance(plugin_class: type) -> dict[str, Any] | None:

@@ -6,20 +6,32 @@ import json
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
+from cjm_docker import labels, naming
 from cjm_docker.config import CjmConfig
 from cjm_docker.engine import Engine
-from cjm_docker.errors import ManifestError
+from cjm_docker.errors import ManifestError, UnknownPluginError
 from cjm_docker.manifest import Manifest, read_manifest
 
 
 class ImageStatus(str, Enum):
     """How an installed plugin's image relates to its manifest and plugins.yaml."""
 
-    PRESENT = "present"  # the tag exists and is the image the manifest names
+    PRESENT = "present"  # the tag exists and holds the build the manifest recorded
     MISSING = "missing"  # the tag is gone (removed, or pruned)
-    STALE = "stale"      # the tag exists, but plugins.yaml would build something else now,
-                         # or the tag points at another image than the manifest recorded
+    STALE = "stale"      # plugins.yaml (or the base image) would build something else now, or
+                         # the tag holds another build than the manifest recorded
+
+
+@dataclass(frozen=True)
+class ImageState:
+    """An image's status, why, and what to run about it."""
+
+    status: ImageStatus
+    reason: str
+    action: str = ""              # a command, "" when nothing needs doing
+    size_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,43 @@ class InstalledPlugin:
     path: Path
     status: ImageStatus
     size_bytes: int | None
+    reason: str = ""
+    action: str = ""
+
+
+def image_state(manifest: Manifest, image: dict[str, Any] | None,
+                expected_tag: str | None = None) -> ImageState:
+    """The one judgement of "current" that `list`, `show` and `install-all` share.
+
+    An image is the manifest's when it carries the content hash the manifest was built from:
+    the same inputs give the same hash, so a tag re-committed by an identical build from another
+    data dir (a new image id) is still this plugin's image. The image id decides only for
+    images built before the hash was recorded.
+
+    Args:
+        image: ``docker image inspect`` of ``manifest.image`` (None: absent).
+        expected_tag: the tag plugins.yaml would build now, when known.
+    """
+    install = f"cjm-ctl install-all -p {manifest.spec_name or manifest.name}"
+    if image is None:
+        return ImageState(ImageStatus.MISSING, f"its image {manifest.image} is not on this engine",
+                          install)
+    size = int(image.get("Size") or 0)
+    if expected_tag is not None and expected_tag != manifest.image:
+        return ImageState(ImageStatus.STALE, "plugins.yaml, the plugin's files or the base image "
+                          f"changed since it was built (it would now build {expected_tag})",
+                          install, size)
+    label = str(((image.get("Config") or {}).get("Labels") or {}).get(labels.SPEC_HASH) or "")
+    recorded = manifest.image_hash or manifest.image.rpartition(":")[2]
+    if label and recorded:
+        if label.startswith(recorded):
+            return ImageState(ImageStatus.PRESENT, "the tag holds the recorded build", "", size)
+        return ImageState(ImageStatus.STALE, f"the tag {manifest.image} now holds another build "
+                          "(content hash differs from the manifest's)", install + " --force", size)
+    if manifest.image_id and image.get("Id") != manifest.image_id:
+        return ImageState(ImageStatus.STALE, f"the tag {manifest.image} now names another image "
+                          "than the manifest recorded", install + " --force", size)
+    return ImageState(ImageStatus.PRESENT, "the tag holds the recorded image", "", size)
 
 
 def read_manifests(folder: Path) -> list[tuple[Path, Manifest]]:
@@ -79,9 +128,19 @@ class Inventory:
 
     def find(self, name: str) -> tuple[Path, Manifest] | None:
         """A manifest by manifest name or plugins.yaml name."""
-        rows = self.manifests()
-        return next((r for r in rows if r[1].name == name), None) or \
-            next((r for r in rows if r[1].spec_name == name), None)
+        return naming.pick(name, self.manifests(), lambda row: (row[1].name, row[1].spec_name))
+
+    def unknown(self, name: str) -> UnknownPluginError:
+        """The error for a name no installed plugin answers to (names to type, near misses)."""
+        return naming.unknown_plugin(
+            name, naming.typable((m.name, m.spec_name) for _, m in self.manifests()),
+            where=f"is installed in {self.config.manifests_dir}",
+            hint="`cjm-ctl list` shows what is installed; `cjm-ctl install-all` installs "
+                 "plugins.yaml's plugins.")
+
+    def state(self, manifest: Manifest, expected_tag: str | None = None) -> ImageState:
+        """The image's state for one manifest (see ``image_state``)."""
+        return image_state(manifest, self.engine.image_inspect(manifest.image), expected_tag)
 
     def status(self, manifest: Manifest, expected_tag: str | None = None) -> tuple[ImageStatus, int | None]:
         """The image's status and size (bytes) for one manifest.
@@ -89,23 +148,16 @@ class Inventory:
         Args:
             expected_tag: the tag plugins.yaml would build now, when known.
         """
-        doc = self.engine.image_inspect(manifest.image)
-        if doc is None:
-            return ImageStatus.MISSING, None
-        size = int(doc.get("Size") or 0)
-        if expected_tag is not None and expected_tag != manifest.image:
-            return ImageStatus.STALE, size
-        if manifest.image_id and doc.get("Id") != manifest.image_id:
-            return ImageStatus.STALE, size
-        return ImageStatus.PRESENT, size
+        state = self.state(manifest, expected_tag)
+        return state.status, state.size_bytes
 
     def listing(self, expected_tags: dict[str, str] | None = None) -> list[InstalledPlugin]:
         """Every installed plugin with its image status (``expected_tags``: spec name -> tag)."""
         rows = []
         for path, manifest in self.manifests():
-            expected = (expected_tags or {}).get(manifest.spec_name)
-            status, size = self.status(manifest, expected)
-            rows.append(InstalledPlugin(manifest, path, status, size))
+            state = self.state(manifest, (expected_tags or {}).get(manifest.spec_name))
+            rows.append(InstalledPlugin(manifest, path, state.status, state.size_bytes,
+                                        state.reason, state.action))
         return rows
 
     def remove(self, manifest: Manifest, path: Path) -> bool:

@@ -249,6 +249,9 @@ class JobQueue:
             JournalError: the journal cannot record the job (it is not queued).
         """
         journal = self._writable_journal()
+        # One lane per plugin whichever of its names the caller used.
+        meta = self.manager.get_plugin_meta(plugin_name)
+        plugin_name = meta.name if meta is not None else plugin_name
         self._sequence += 1
         job = Job(id=new_job_id(), plugin_name=plugin_name, args=args, kwargs=kwargs,
                   priority=priority, sequence=self._sequence, retry_on_restart=retry_on_restart)

@@ -34,6 +34,9 @@ _IMAGE_REF = re.compile(
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 Scalar = str | int | float | bool
+# The CPython minors a plugin may ask for: released, with a python base image to pull (this
+# machine bootstraps only those a Debian release ships: see images/bases.py).
+PYTHON_VERSIONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 
 
 def parse_memory(value: str | int) -> int:
@@ -136,7 +139,8 @@ class PluginEntry(BaseModel):
                       json_schema_extra={"pattern": NAME_PATTERN})
     env_name: str | None = Field(default=None, description="cjm-plugin-system's conda env name (kept; unused).")
     env_file: str | None = Field(default=None, description="environment.yml: a path or an http(s) URL.")
-    python_version: str | float | None = Field(default=None, description="Python X.Y (quote it: '3.10').")
+    python_version: str | float | None = Field(
+        default=None, description="Python X.Y (quote it: '3.10'): " + ", ".join(PYTHON_VERSIONS) + ".")
     package: str = Field(min_length=1, description="pip spec of the plugin: name, URL, git+URL or path.")
     interface_libs: list[str] = Field(default_factory=list, description="pip specs installed before package.")
     base_image: str | None = Field(default=None, description="Replace the flavor's base image.")
@@ -177,6 +181,9 @@ class PluginEntry(BaseModel):
                              "version, e.g. '3.10'")
         if not re.fullmatch(r"3\.\d{1,2}(\.\d{1,3})?", text):
             raise ValueError(f"{value!r} is not a Python 3 version such as '3.11'")
+        if ".".join(text.split(".")[:2]) not in PYTHON_VERSIONS:
+            raise ValueError(f"Python {text} is not a version plugins can run on (choices: "
+                             f"{', '.join(PYTHON_VERSIONS)})")
         return text
 
     @field_validator("system_packages")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cjm_docker import naming
 from cjm_docker.errors import UnknownPluginError
 from cjm_docker.manifest import GpuRequest, ResourceLimits, RuntimeSettings, VolumeMount
 from cjm_docker.spec.environment import EnvironmentSpec, Flavor, parse_environment
@@ -204,11 +205,8 @@ def resolve_plugins(plugins_file: PluginsFile, *, only: Iterable[str] | None = N
 
 
 def unknown_plugin(name: str, known: Iterable[str], where: str) -> UnknownPluginError:
-    """The error for a name nobody knows, listing the names that exist."""
-    names = sorted(set(known))
-    listing = ", ".join(names) if names else "none"
-    return UnknownPluginError(f"No plugin named '{name}' in {where} (known: {listing}).",
-                              plugin=name)
+    """The error for a name nobody knows, listing the names that exist (and near misses)."""
+    return naming.unknown_plugin(name, known, where=f"in {where}")
 
 
 def find_spec(name: str, specs: Iterable[PluginSpec],
@@ -242,11 +240,13 @@ def load_specs(path: Path, *, only: Iterable[str] | None = None,
     plugins_file = load_plugins_file(path)
     wanted = None
     if only is not None:
-        names = set(plugins_file.names())
+        # (metadata name, plugins.yaml name) of each entry: either one selects it.
+        by_spec = {spec: meta for meta, spec in (manifest_names or {}).items()}
+        pairs = [(by_spec.get(n, ""), n) for n in plugins_file.names()]
         wanted = []
         for name in only:
-            mapped = name if name in names else (manifest_names or {}).get(name)
-            if mapped not in names:
-                raise unknown_plugin(name, [*names, *(manifest_names or {})], str(path))
-            wanted.append(mapped)
+            found = naming.pick(name, pairs, lambda pair: pair)
+            if found is None:
+                raise unknown_plugin(name, naming.typable(pairs), str(path))
+            wanted.append(found[1])
     return plugins_file, resolve_plugins(plugins_file, only=wanted, extra_ca_files=extra_ca_files)

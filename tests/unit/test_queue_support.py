@@ -129,6 +129,9 @@ class FakeManager:
     def get_plugin(self, name: str) -> FakeProxy | None:
         return self.proxies.get(name)
 
+    def get_plugin_meta(self, name: str) -> None:
+        return None   # the queue then keeps the name it was given
+
     async def restart_plugin_async(self, name: str) -> None:
         old = self.proxies.pop(name)
         old.killed = True

@@ -88,5 +88,5 @@ def test_worker_requirements_are_pinned_to_the_host() -> None:
 def test_introspection_script_is_standard_library_only() -> None:
     path = package_root() / "images" / "introspect.py"
     third_party = {m.split(".")[0] for m in _imports(path, "cjm_docker.images")} - {
-        "__future__", "contextlib", "importlib", "json", "sys", "traceback", "typing"}
+        "__future__", "contextlib", "importlib", "inspect", "json", "sys", "traceback", "typing"}
     assert third_party == set()
