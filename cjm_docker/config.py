@@ -216,7 +216,8 @@ def load_config(config_path: Path | None = None, *, data_dir: Path | None = None
     explicit = config_path or (Path(os.environ[envvars.CONFIG_FILE])
                                if os.environ.get(envvars.CONFIG_FILE) else None)
     if explicit is not None and not explicit.is_file():
-        raise ConfigError(f"Config file {explicit} does not exist.",
+        state = "is not a file" if explicit.exists() else "does not exist"
+        raise ConfigError(f"Config file {explicit} {state}.",
                           hint="Check --cjm-config / CJM_CONFIG.")
     path = explicit or (Path.cwd() / DEFAULT_CONFIG_NAME)
     data = _read_yaml(path) if path.is_file() else {}
@@ -227,6 +228,12 @@ def load_config(config_path: Path | None = None, *, data_dir: Path | None = None
         data["models_dir"] = models_dir.expanduser().resolve()
     if overrides:
         data.setdefault("docker", {}).update(overrides)
+    for key in ("data_dir", "models_dir"):
+        folder = data.get(key)
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            raise ConfigError(f"The {key} {folder} is a file, not a folder.",
+                              hint=f"Pass a folder (--{key.replace('_', '-')}, "
+                                   f"CJM_{key.upper()} or {key} in cjm.yaml).")
     try:
         return CjmConfig.model_validate(data)
     except ValidationError as exc:

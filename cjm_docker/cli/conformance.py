@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cjm_docker.cli.images import PluginsOption, _builder, _plugins_path
-from cjm_docker.cli.output import BuildProgress, console, print_error, say
+from cjm_docker.cli.output import BuildProgress, console, err_console, print_error, print_json
 from cjm_docker.cli.root import app, state
 from cjm_docker.config import get_config
-from cjm_docker.errors import CjmDockerError
+from cjm_docker.errors import CjmDockerError, ConfigError
 
 
 @app.command("test")
@@ -29,6 +30,8 @@ def test(
         "--start-timeout", help="Seconds a container may take to become ready.")] = 120.0,
     cleanup_timeout: Annotated[float, typer.Option(
         "--cleanup-timeout", help="Seconds the plugin's cleanup may take.")] = 30.0,
+    raw: Annotated[bool, typer.Option(
+        "--json", help="Print the reports as JSON on stdout (progress goes to stderr).")] = False,
 ) -> None:
     """Run the conformance suite against each plugin's real container; exit 1 on a failure."""
     from cjm_docker.conformance import (
@@ -46,6 +49,10 @@ def test(
     from cjm_docker.spec.resolve import load_specs
 
     config = get_config()
+    if junit is not None and (junit.is_dir() or (junit.parent.exists() and not junit.parent.is_dir())):
+        raise ConfigError(f"--junit {junit}: not a file that can be written (a folder, or under "
+                          "a file).", hint="Pass a file path such as reports/conformance.xml.")
+    out = err_console if raw else console
     known = {m.name: m.spec_name for _, m in read_manifests(config.manifests_dir) if m.spec_name}
     plugins_file, specs = load_specs(_plugins_path(plugins, config), only=names or None,
                                      manifest_names=known,
@@ -53,7 +60,7 @@ def test(
     entries = {e.name: e for e in plugins_file.plugins}
     reports: list[PluginReport] = []
     manifest_names: dict[str, str] = {}
-    with BuildProgress() as progress:
+    with BuildProgress(out, logs_dir=config.logs_dir) as progress:
         builder = _builder(plugins, progress) if build else None
         for spec in specs:
             if builder is None:
@@ -69,29 +76,39 @@ def test(
 
     def show(plugin: str, result: CheckResult) -> None:
         style = {"passed": "green", "failed": "bold red", "skipped": "yellow"}[result.outcome.value]
-        console.print(f"[{style}]{result.outcome.value:>7}[/] {plugin} {result.check}",
-                      highlight=False, markup=True)
+        out.print(f"[{style}]{result.outcome.value:>7}[/] {escape(plugin)} {escape(result.check)}",
+                  highlight=False, markup=True)
 
     manager = PluginManager(search_paths=[config.manifests_dir], config=config)
     for spec in specs:
         if spec.name not in manifest_names:
             continue   # its build failed: already reported
-        say(f"Testing {spec.name} ...")
+        out.print(f"Testing {spec.name} ...", markup=False, highlight=False)
         reports.append(run_conformance(manager, manifest_names[spec.name],
                                        entries[spec.name].samples, timeouts=timeouts,
                                        listener=show))
+    if raw:
+        print_json([{"plugin": r.plugin, "passed": r.passed, "seconds": round(r.seconds, 3),
+                     "checks": [{"check": c.check, "outcome": c.outcome.value,
+                                 "seconds": round(c.seconds, 3), "message": c.message}
+                                for c in r.results]} for r in reports])
+    else:
+        for report in reports:
+            console.print(render_table(report))
     for report in reports:
-        console.print(render_table(report))
-    for report in reports:
-        say(summary_line(report), style="green" if report.passed else "bold red")
+        out.print(summary_line(report), style="green" if report.passed else "bold red",
+                  markup=False, highlight=False)
     if junit is not None:
-        junit.parent.mkdir(parents=True, exist_ok=True)
-        junit.write_text(junit_xml(reports))
-        say(f"JUnit report: {junit}")
+        try:
+            junit.parent.mkdir(parents=True, exist_ok=True)
+            junit.write_text(junit_xml(reports))
+        except OSError as exc:
+            raise ConfigError(f"Cannot write the JUnit report {junit}: {exc.strerror}.") from exc
+        out.print(f"JUnit report: {junit}", markup=False, highlight=False)
     failed = [r.plugin for r in reports if not r.passed]
     if failed:
-        say(f"{len(failed)} of {len(reports)} plugin(s) failed: {', '.join(failed)}",
-            style="bold red")
+        out.print(f"{len(failed)} of {len(reports)} plugin(s) failed: {', '.join(failed)}",
+                  style="bold red", markup=False, highlight=False)
         raise typer.Exit(1)
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -224,6 +224,7 @@ def estimate_size(
     plugins: PluginsOption = None,
     plugin: Annotated[list[str] | None, typer.Option("--plugin", "-p", help="Only this plugin.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Per-package sizes.")] = False,
+    raw: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
 ) -> None:
     """Disk size per plugin: the image's real size when built, else an estimate."""
     from cjm_docker.images.runtime import worker_requirements
@@ -233,8 +234,7 @@ def estimate_size(
     specs = _specs(plugins, plugin)
     builder = _builder(plugins)
     lookup = pypi_lookup(config.ca_certificate_files())
-    view = table("plugin", "size", "source")
-    total = 0
+    found: list[dict[str, Any]] = []
     for spec in specs:
         image = None
         try:
@@ -244,36 +244,51 @@ def estimate_size(
         except BaseImageMissingError:
             base = None
         if image is not None:
-            size = int(image.get("Size") or 0)
-            view.add_row(spec.name, human_size(size), f"image {prepared.tag}")
-            total += size
+            found.append({"plugin": spec.name, "size_bytes": int(image.get("Size") or 0),
+                          "source": f"image {prepared.tag}", "estimate": False, "parts": []})
             continue
         packages = package_sizes(spec, worker_requirements(), lookup)
         base_size = int(base.get("Size") or 0) if base else 0
-        estimate = base_size + sum(p.size_bytes or 0 for p in packages)
-        total += estimate
         unknown = sum(1 for p in packages if p.size_bytes is None)
-        note = "estimate: base + compressed packages" + (f", {unknown} unknown" if unknown else "")
-        view.add_row(spec.name, human_size(estimate), note)
-        if verbose:
-            view.add_row("  base", human_size(base_size), "present" if base else "missing")
-            for p in packages:
-                view.add_row(f"  {p.spec}", human_size(p.size_bytes) if p.size_bytes is not None
-                             else "?", p.note or (p.lookup_name or ""))
-    console.print(view)
+        parts = [{"name": "base", "size_bytes": base_size,
+                  "note": "present" if base else "missing"}]
+        parts += [{"name": p.spec, "size_bytes": p.size_bytes,
+                   "note": p.note or (p.lookup_name or "")} for p in packages]
+        found.append({"plugin": spec.name,
+                      "size_bytes": base_size + sum(p.size_bytes or 0 for p in packages),
+                      "source": "estimate: base + compressed packages"
+                                + (f", {unknown} unknown" if unknown else ""),
+                      "estimate": True, "parts": parts})
+    total = sum(row["size_bytes"] for row in found)
+    if raw:
+        print_json({"plugins": found, "total_bytes": total})
+        return
+    view = table("plugin", "size", "source")
+    for row in found:
+        view.add_row(row["plugin"], human_size(row["size_bytes"]), row["source"])
+        for part in row["parts"] if verbose else []:
+            size = part["size_bytes"]
+            view.add_row(f"  {part['name']}", human_size(size) if size is not None else "?",
+                         escape(part["note"]))
+    view.print(console)
     say(f"Total: {human_size(total)} (pip sizes are compressed downloads of direct "
         "dependencies only; built images show their real size).")
 
 
-def expected_tags(plugins: Path | None, engine: Engine) -> dict[str, str]:
-    """plugins.yaml name -> the tag it would build now (none without a plugins.yaml; a plugin
-    whose base image is missing has no expected tag)."""
-    config = get_config()
-    path = _plugins_path(plugins, config)
+def current_specs(plugins: Path | None) -> list[PluginSpec]:
+    """The plugins of plugins.yaml (validated), or none when there is no plugins.yaml."""
+    path = _plugins_path(plugins, get_config())
+    return _specs(plugins) if plugins is not None or path.is_file() else []
+
+
+def expected_tags(plugins: Path | None, specs: list[PluginSpec],
+                  engine: Engine) -> dict[str, str]:
+    """plugins.yaml name -> the tag it would build now (a plugin whose base image is missing
+    has no expected tag)."""
     expected: dict[str, str] = {}
-    if plugins is not None or path.is_file():
+    if specs:
         builder = _builder(plugins, engine=engine)
-        for spec in _specs(plugins):
+        for spec in specs:
             try:
                 expected[spec.name] = builder.prepare(spec).tag
             except BaseImageMissingError:
@@ -291,8 +306,9 @@ def list_plugins(
     from cjm_docker.images.sizes import human_size
 
     config = get_config()
+    specs = current_specs(plugins)   # a broken plugins.yaml is said before the engine is asked
     engine = Engine()
-    rows = Inventory(config, engine).listing(expected_tags(plugins, engine))
+    rows = Inventory(config, engine).listing(expected_tags(plugins, specs, engine))
     if raw:
         print_json([{"name": r.manifest.name, "spec_name": r.manifest.spec_name,
                      "version": r.manifest.version, "category": r.manifest.category,

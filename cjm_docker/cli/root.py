@@ -10,7 +10,7 @@ import typer
 
 from cjm_docker.config import load_config, set_config
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
                   help="cjm-docker: every plugin in its own container image, one host API.")
 
 

@@ -14,11 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from cjm_docker.cli.images import PluginsOption, expected_tags
+from cjm_docker.cli.images import PluginsOption, current_specs, expected_tags
 from cjm_docker.cli.output import console, print_json, say, table
 from cjm_docker.cli.root import app
 from cjm_docker.config import get_config
-from cjm_docker.engine import Engine
 from cjm_docker.host.signature import signature_of
 from cjm_docker.images.inventory import ImageState, Inventory
 from cjm_docker.manifest import Manifest
@@ -86,13 +85,14 @@ def show(
     """A plugin's manifest, image status, execute parameters and config schema with defaults."""
     from cjm_docker.images.sizes import human_size
 
-    engine = Engine()
-    inventory = Inventory(get_config(), engine)
+    inventory = Inventory(get_config())
     found = inventory.find(name)
     if found is None:
         raise inventory.unknown(name)
     path, manifest = found
-    state = inventory.state(manifest, expected_tags(plugins, engine).get(manifest.spec_name))
+    specs = [s for s in current_specs(plugins) if s.name == manifest.spec_name]
+    state = inventory.state(manifest, expected_tags(plugins, specs, inventory.engine)
+                            .get(manifest.spec_name))
     doc = describe_plugin(manifest, path, state)
     if raw:
         print_json(doc)

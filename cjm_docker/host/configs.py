@@ -31,9 +31,10 @@ def effective_config(plugin: str, schema: dict[str, Any] | None,
     problems: list[str] = []
     properties = schema.get("properties")
     if isinstance(properties, dict) and properties and schema.get("additionalProperties") is not True:
-        problems += [f"unknown key {key!r}{naming.did_you_mean(str(key), properties)} "
-                     f"(known: {', '.join(sorted(properties))})"
-                     for key in sorted(set(merged) - set(properties))]
+        for key in sorted(set(merged) - set(properties)):
+            close = naming.near_misses(str(key), properties)
+            guess = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+            problems.append(f"unknown key {key!r} ({guess}known: {', '.join(sorted(properties))})")
     checked = {k: v for k, v in merged.items() if not properties or k in properties}
     try:
         # The schema comes from the plugin: its regexes run on RE2 (linear time), see

@@ -108,8 +108,10 @@ def check_call(manifest: Mapping[str, Any], args: list[Any] | tuple[Any, ...],
     try:
         bound = signature.python().bind(*args, **kwargs)
     except TypeError as exc:
-        raise PluginArgumentError(f"Plugin '{plugin}' cannot be called so: {exc}. It takes: "
-                                  f"{where}.", plugin=plugin,
+        given = f" (positional values given: {', '.join(repr(a)[:40] for a in args)})" if args \
+            else ""
+        raise PluginArgumentError(f"Plugin '{plugin}' cannot be called so: {exc}{given}. It "
+                                  f"takes: {where}.", plugin=plugin,
                                   hint=f"See `cjm-ctl show {plugin}`.") from None
     by_name = {p.name: p for p in signature.parameters}
     for name, value in bound.arguments.items():
