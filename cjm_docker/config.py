@@ -33,8 +33,17 @@ class BootstrapPolicy(str, Enum):
 class Transport(str, Enum):
     """How the host reaches a worker."""
 
+    AUTO = "auto"  # chosen per engine (cjm_docker.engine_kind): unix on Linux, tcp on Desktop
     UNIX = "unix"  # a socket in the bind-mounted runtime folder; the container needs no network
     TCP = "tcp"    # a port published on 127.0.0.1 only
+
+
+class GpuModeSetting(str, Enum):
+    """How GPUs are requested from the engine (cjm_docker.gpu_access)."""
+
+    AUTO = "auto"        # the nvidia runtime where it works, else CDI devices
+    RUNTIME = "runtime"  # DeviceRequests with driver nvidia (--gpus)
+    CDI = "cdi"          # CDI devices nvidia.com/gpu=... (Docker 25+ with CDI on)
 
 
 class BaseImages(BaseModel):
@@ -88,7 +97,8 @@ class DockerSettings(BaseModel):
     pip_extra_index_url: str | None = None
     bootstrap: BootstrapPolicy = BootstrapPolicy.AUTO
     debian_mirror: str = "http://deb.debian.org/debian"
-    transport: Transport = Transport.UNIX
+    transport: Transport = Transport.AUTO
+    gpu_mode: GpuModeSetting = GpuModeSetting.AUTO
     lease_timeout: float = Field(default=15.0, gt=0, le=3600)
     start_timeout: float = Field(default=60.0, gt=0)
     stop_timeout: float = Field(default=5.0, ge=0)
@@ -189,7 +199,8 @@ def _from_environment(data: dict[str, Any]) -> None:
         if env.get(var):
             data[key] = Path(env[var]).expanduser().resolve()
     docker = data.setdefault("docker", {})
-    for var, key in ((envvars.TRANSPORT, "transport"), (envvars.REGISTRY_MIRROR, "registry_mirror"),
+    for var, key in ((envvars.TRANSPORT, "transport"), (envvars.GPU_MODE, "gpu_mode"),
+                     (envvars.REGISTRY_MIRROR, "registry_mirror"),
                      (envvars.PIP_INDEX_URL, "pip_index_url"),
                      (envvars.PIP_EXTRA_INDEX_URL, "pip_extra_index_url"),
                      (envvars.BOOTSTRAP, "bootstrap"), (envvars.DEBIAN_MIRROR, "debian_mirror"),

@@ -15,8 +15,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from cjm_docker.config import CjmConfig
+from cjm_docker.config import CjmConfig, Transport
+from cjm_docker.engine_kind import EngineKind, EngineProfile, profile_of
 from cjm_docker.errors import CjmDockerError
+from cjm_docker.gpu_access import GpuAccess, gpu_access_for
 from cjm_docker.images.bases import MICROMAMBA_ALIAS, PYTHON_REPO
 from cjm_docker.telemetry.gpu import GpuProvider, detect_gpu_provider
 
@@ -26,8 +28,10 @@ DISK_FAIL_GIB = 2.0
 # The same names setup-runtime makes and Dockerfiles start from (one name per base image).
 PYTHON_BASE_REPO = PYTHON_REPO
 MICROMAMBA_BASE = MICROMAMBA_ALIAS
-_TOOLKIT = ("Install the NVIDIA Container Toolkit, run `sudo nvidia-ctk runtime configure "
-            "--runtime=docker` and restart dockerd (only GPU plugins need it).")
+_TOOLKIT = ("Install the NVIDIA Container Toolkit, then either run `sudo nvidia-ctk runtime "
+            "configure --runtime=docker` and restart dockerd, or (Docker 25+) enable CDI and "
+            "run `sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml` (only GPU plugins "
+            "need it).")
 
 
 class Status(str, Enum):
@@ -64,29 +68,65 @@ def check_engine(engine_factory: Callable[[], Any]) -> tuple[CheckResult, Any | 
                        f"{v.get('Os', '?')}/{v.get('Arch', '?')}{reached}"), engine
 
 
+def check_engine_kind(profile: EngineProfile, transport: Transport) -> CheckResult:
+    """What kind of engine this is, and the transport and container user that follow."""
+    try:
+        used = profile.check_transport(transport)
+    except CjmDockerError as exc:
+        return CheckResult("engine kind", Status.FAIL, f"{profile.describe()}: {exc.message}",
+                           exc.hint or "")
+    detail = profile.describe(used)
+    if profile.kind is EngineKind.REMOTE:
+        return CheckResult("engine kind", Status.WARN, f"{detail}: plugins cannot be started from "
+                           "here (their folders would not be there)",
+                           "Deploy on that machine and use attach mode (docs/deploy.md), or "
+                           "point DOCKER_HOST / the docker context at this machine's engine.")
+    if profile.kind is EngineKind.ROOTLESS:
+        detail += "; containers run as uid 0, which is your user on this machine"
+    if profile.kind is EngineKind.DESKTOP:
+        detail += "; the data dir must be in a folder Docker Desktop shares"
+    return CheckResult("engine kind", Status.OK, detail)
+
+
 def check_runtimes(info: dict[str, Any]) -> CheckResult:
     runtimes = sorted(info.get("Runtimes") or {})
     default = info.get("DefaultRuntime", "runc")
     detail = f"{', '.join(runtimes) or 'none listed'} (default {default})"
-    if "nvidia" in runtimes:
-        return CheckResult("runtimes", Status.OK, detail)
-    return CheckResult("runtimes", Status.WARN, f"{detail}; no nvidia runtime: GPU plugins run "
-                       "on the CPU where their spec allows it, else fail to load", _TOOLKIT)
+    # GPUs may come through CDI or the toolkit's hook: the "gpu access" row judges that
+    return CheckResult("runtimes", Status.OK if "nvidia" in runtimes else Status.INFO, detail)
 
 
-def check_gpus(provider: GpuProvider, nvidia_runtime: bool | None) -> CheckResult:
+def check_gpu_access(access: GpuAccess) -> CheckResult:
+    """How the engine hands GPUs to containers (``cjm_docker.gpu_access``)."""
+    if access.usable:
+        example = access.request([access.devices[0].uuid if access.devices else "0"])
+        how = f"; a container asks with {example.describe()}" if example else ""
+        others = [m.value for m in access.available if m is not access.mode]
+        also = f" ({', '.join(others)} would work too)" if others else ""
+        return CheckResult("gpu access", Status.OK,
+                           f"{access.mode.value}{also}: {access.reason}{how}")
+    seen = any(d.mig_index is None for d in access.devices)
+    return CheckResult("gpu access", Status.WARN if seen else Status.INFO,
+                       f"none: {access.reason}; GPU plugins run on the CPU where their spec "
+                       "allows it, else fail to load", _TOOLKIT if seen else "")
+
+
+def check_gpus(provider: GpuProvider, access: GpuAccess | None) -> CheckResult:
     gpus = provider.gpus()
+    migs = [d for d in access.devices if d.mig_index is not None] if access else []
     if gpus:
         listing = "; ".join(f"{g.index}: {g.name}, {g.memory_free_mb:.0f}/"
                             f"{g.memory_total_mb:.0f} MiB free" for g in gpus)
-        if nvidia_runtime is False:
+        if migs:
+            listing += f"; MIG devices {', '.join(d.slot for d in migs)}"
+        if access is not None and not access.usable:
             return CheckResult("gpus", Status.WARN, f"{listing} (via {provider.name}), but Docker "
                                "cannot hand them to containers", _TOOLKIT)
         return CheckResult("gpus", Status.OK, f"{listing} (via {provider.name})")
     reason = provider.last_error or "no GPU found"
-    if nvidia_runtime:
-        return CheckResult("gpus", Status.WARN, f"the nvidia runtime is there but no GPU figures "
-                           f"can be read ({reason}): placement is unchecked",
+    if access is not None and access.usable:
+        return CheckResult("gpus", Status.WARN, f"the engine offers GPUs ({access.mode.value}) "
+                           f"but no GPU figures can be read ({reason}): placement is unchecked",
                            "Make libnvidia-ml.so visible to this Python (install the driver "
                            "utilities) or put nvidia-smi on PATH.")
     return CheckResult("gpus", Status.INFO, f"none ({reason}); plugins run on the CPU")
@@ -190,10 +230,15 @@ def run_checks(config: CjmConfig, *, engine_factory: Callable[[], Any] | None = 
             info = engine.info()
         except CjmDockerError as exc:
             results.append(CheckResult("runtimes", Status.FAIL, exc.message, exc.hint or ""))
+    provider = gpu_provider or detect_gpu_provider()
+    access = None
     if info is not None:
+        profile = profile_of(engine)
+        results.append(check_engine_kind(profile, config.docker.transport))
         results.append(check_runtimes(info))
-    nvidia = None if info is None else "nvidia" in (info.get("Runtimes") or {})
-    results.append(check_gpus(gpu_provider or detect_gpu_provider(), nvidia))
+        access = gpu_access_for(engine, provider, config)
+        results.append(check_gpu_access(access))
+    results.append(check_gpus(provider, access))
     if info is not None and info.get("DockerRootDir"):
         results.append(check_disk("docker", Path(info["DockerRootDir"])))
     results.append(check_disk("data", config.data_dir))

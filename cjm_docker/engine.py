@@ -15,7 +15,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import docker
 import docker.errors
@@ -30,6 +30,9 @@ from cjm_docker.errors import (
     EngineUnavailableError,
     ImageError,
 )
+
+if TYPE_CHECKING:
+    from cjm_docker.gpu_access import GpuRequest
 
 BUILD_LOG_TAIL_LINES = 30
 _STEP_RE = re.compile(r"^Step \d+/\d+ : ")
@@ -63,7 +66,7 @@ class ContainerSpec:
     mem_limit_bytes: int | None = None
     nano_cpus: int | None = None
     pids_limit: int | None = 512
-    gpu_device_ids: tuple[str, ...] = ()   # NVIDIA device ids handed to the container
+    gpus: GpuRequest | None = None         # GPUs, asked for as the engine offers them
     read_only_rootfs: bool = False
     tmpfs: dict[str, str] = field(default_factory=dict)
     auto_remove: bool = False
@@ -384,13 +387,14 @@ class Engine:
             init=spec.init,
             log_config=LogConfig(type="json-file", config={
                 "max-size": spec.log_max_size, "max-file": str(spec.log_max_files)}),
-            device_requests=[DeviceRequest(driver="nvidia", device_ids=list(spec.gpu_device_ids),
-                                           capabilities=[["gpu"]])] if spec.gpu_device_ids else None,
+            device_requests=_device_requests(spec.gpus),
+            runtime=spec.gpus.runtime if spec.gpus is not None else None,
         )
+        env = {**spec.env, **spec.gpus.env} if spec.gpus is not None else spec.env
         try:
             created = self.api.create_container(
                 spec.image, command=spec.command, name=spec.name, labels=spec.labels,
-                environment=spec.env, user=spec.user, host_config=host_config,
+                environment=env, user=spec.user, host_config=host_config,
                 ports=[spec.publish_port] if spec.publish_port else None,
                 network_disabled=spec.network is None, stop_timeout=spec.stop_timeout,
             )
@@ -583,6 +587,17 @@ class Engine:
         return {cid: (entry.get("IPv4Address") or "").split("/")[0]
                 for cid, entry in (doc.get("Containers") or {}).items()
                 if entry.get("IPv4Address")}
+
+
+def _device_requests(gpus: GpuRequest | None) -> list[DeviceRequest] | None:
+    """``--gpus device=...`` (driver nvidia) or ``--device nvidia.com/gpu=...`` (driver cdi);
+    None when the GPUs go by runtime + environment, or there are none."""
+    if gpus is None or gpus.driver is None:
+        return None
+    # the engine's CDI driver ignores capabilities; the nvidia driver is chosen by "gpu"
+    capabilities = [["gpu"]] if gpus.driver == "nvidia" else None
+    return [DeviceRequest(driver=gpus.driver, device_ids=list(gpus.device_ids),
+                          capabilities=capabilities)]
 
 
 def _state_from_inspect(doc: dict[str, Any]) -> ContainerState:

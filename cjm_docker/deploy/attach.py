@@ -32,6 +32,7 @@ from cjm_docker.errors import (
     ProtocolError,
     WorkerCrashedError,
 )
+from cjm_docker.gpu_access import GpuRequest
 from cjm_docker.host.readiness import ReadinessWait
 from cjm_docker.host.transport import WorkerAddress, WorkerClient, WorkerUnreachable
 from cjm_docker.manifest import Manifest
@@ -155,10 +156,10 @@ class AttachedWorker:
         self.client: ReplicaSetClient | None = None
         self.health: dict[str, Any] = {}
 
-    def start(self, gpu_device_ids: tuple[str, ...] = ()) -> WorkerClient:
+    def start(self, gpus: GpuRequest | None = None) -> WorkerClient:
         """Wait until a replica answers ready, check its protocol and our token.
 
-        ``gpu_device_ids`` is ignored: the deployment gives GPUs to its services.
+        ``gpus`` is ignored: the deployment gives GPUs to its services.
 
         Raises:
             PluginStartError: no replica became ready in ``ready_timeout`` seconds.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from cjm_docker import envvars, labels, wire
 from cjm_docker._version import __version__
 from cjm_docker.config import CjmConfig, Transport
 from cjm_docker.engine import BindMount, ContainerSpec, ContainerState, Engine
+from cjm_docker.engine_kind import profile_of
 from cjm_docker.errors import (
     CjmDockerError,
     PluginStartError,
@@ -18,6 +20,7 @@ from cjm_docker.errors import (
     WorkerCrashedError,
     WorkerTimeoutError,
 )
+from cjm_docker.gpu_access import GpuRequest
 from cjm_docker.host.exits import exit_recorder
 from cjm_docker.host.lease import lease_keeper
 from cjm_docker.host.owner import Owner
@@ -73,21 +76,27 @@ class PluginContainer:
         self.folder: RuntimeFolder | None = None
         self.client: WorkerClient | None = None
         self.health: dict = {}
+        #: How the host reaches the worker: docker.transport, ``auto`` resolved for the engine.
+        self.transport = Transport.UNIX
 
     # -- start ------------------------------------------------------------------------------
 
-    def start(self, gpu_device_ids: tuple[str, ...] = ()) -> WorkerClient:
+    def start(self, gpus: GpuRequest | None = None) -> WorkerClient:
         """Start the container and wait until its worker is ready.
 
         Raises:
             PluginStartError: the worker exited or did not get ready (log tail attached);
                 nothing is left behind.
+            EngineError: the engine cannot run it from here (a remote engine: see attach mode).
         """
+        profile = profile_of(self.engine)
+        profile.require_mounts(self.manifest.name, str(self.config.data_dir))
+        self.transport = profile.check_transport(self.config.docker.transport)
         self.exits = exit_recorder(self.engine, self.owner.pid)  # subscribed before the start
         folder, token = RuntimeFolder.create(self.config.resolved_runtime_dir, self.name)
         self.folder = folder
         try:
-            self.id = self.engine.create_and_start(self._spec(folder, gpu_device_ids))
+            self.id = self.engine.create_and_start(self._spec(folder, gpus))
             lease_keeper(self.config.docker.lease_timeout).add(folder.lease_file)
             self.client = WorkerClient(self._address(), token, self.manifest.name,
                                        max_answer_bytes=self.config.docker.max_answer_bytes)
@@ -97,9 +106,9 @@ class PluginContainer:
             self.remove()
             raise
 
-    def _spec(self, folder: RuntimeFolder, gpu_device_ids: tuple[str, ...]) -> ContainerSpec:
+    def _spec(self, folder: RuntimeFolder, gpus: GpuRequest | None) -> ContainerSpec:
         m, settings = self.manifest, self.manifest.runtime
-        tcp = self.config.docker.transport is Transport.TCP
+        tcp = self.transport is Transport.TCP
         command = ["python", "-m", "cjm_docker.worker", "--module", m.module, "--class",
                    m.class_name, "--token-file", str(folder.token_file),
                    "--lease-file", str(folder.lease_file),
@@ -115,7 +124,8 @@ class PluginContainer:
             env[envvars.PLUGIN_MODELS_DIR] = str(self.mounts.models)
         binds = [BindMount(str(p), str(p)) for p in (folder.path, *self.mounts.visible_roots())]
         binds += [BindMount(v.source, v.target, v.read_only) for v in settings.volumes]
-        uid, gid = container_user()
+        uid, gid = profile_of(self.engine).container_user(os.getuid(), os.getgid(),
+                                                          container_user())
         limits, wanted = self.config.docker.limits, settings.resources
         return ContainerSpec(
             image=m.image, name=self.name, command=command, env=env,
@@ -128,7 +138,7 @@ class PluginContainer:
             mem_limit_bytes=wanted.memory_bytes or limits.memory_bytes,
             nano_cpus=wanted.nano_cpus or limits.nano_cpus, pids_limit=wanted.pids or limits.pids,
             log_max_size=limits.log_max_size, log_max_files=limits.log_max_files,
-            gpu_device_ids=gpu_device_ids, read_only_rootfs=settings.read_only_rootfs,
+            gpus=gpus, read_only_rootfs=settings.read_only_rootfs,
             tmpfs={"/tmp": "rw,nosuid,size=256m"} if settings.read_only_rootfs else {},
             stop_timeout=int(self.config.docker.stop_timeout),
             auto_remove=True,  # a worker whose host died (lease expired) leaves nothing behind
@@ -136,7 +146,7 @@ class PluginContainer:
 
     def _address(self) -> WorkerAddress:
         assert self.folder is not None and self.id is not None
-        if self.config.docker.transport is Transport.TCP:
+        if self.transport is Transport.TCP:
             state = self.engine.container_state(self.id)
             if state is None or state.host_port is None:
                 raise self._start_failure("Its container vanished before publishing a port.")
@@ -146,7 +156,7 @@ class PluginContainer:
     def _wait_ready(self, client: WorkerClient) -> dict:
         assert self.folder is not None
         socket_path = self.folder.socket
-        tcp = self.config.docker.transport is Transport.TCP
+        tcp = self.transport is Transport.TCP
         wait = ReadinessWait(timeout=self.config.docker.start_timeout)
         while True:
             if tcp or socket_path.exists():

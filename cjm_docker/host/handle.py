@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cjm_docker.errors import CjmDockerError
+from cjm_docker.gpu_access import GpuRequest
 from cjm_docker.host.transport import WorkerClient
 
 
@@ -18,7 +19,7 @@ class WorkerHandle(Protocol):
 
     name: str
 
-    def start(self, gpu_device_ids: tuple[str, ...] = ()) -> WorkerClient:
+    def start(self, gpus: GpuRequest | None = None) -> WorkerClient:
         """Make the worker ready and return a client for it."""
 
     def visible_roots(self) -> list[Path]:

@@ -174,7 +174,7 @@ class PluginManager:
                 placement = self.resources.place(meta)   # GPU ids; raises GpuUnavailableError
                 proxy = RemotePluginProxy(meta.manifest, config=self.config, engine=self.engine,
                                           session=self.session,
-                                          gpu_device_ids=placement.device_ids)
+                                          gpus=placement.request)
             try:
                 if meta.name in self._call_timeouts:
                     proxy.call_timeout = self._call_timeouts[meta.name]

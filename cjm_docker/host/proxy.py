@@ -13,6 +13,7 @@ from typing import Any
 from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import Engine
 from cjm_docker.errors import CjmDockerError, PluginNotLoadedError
+from cjm_docker.gpu_access import GpuRequest
 from cjm_docker.host.arguments import PreparedCall, plain_body
 from cjm_docker.host.container import PluginContainer
 from cjm_docker.host.handle import WorkerHandle
@@ -34,13 +35,13 @@ class RemotePluginProxy(PluginInterface):
         config: cjm-docker configuration (default: the current one).
         engine: the Docker engine (default: from the environment).
         session: the manager session id that owns the container.
-        gpu_device_ids: GPUs to hand to the container.
+        gpus: the GPUs to hand to the container, as the engine takes them (``Placement.request``).
         worker: where the worker runs, when not in a container this proxy starts (attach mode).
     """
 
     def __init__(self, manifest: dict[str, Any] | Manifest, *, config: CjmConfig | None = None,
                  engine: Engine | None = None, session: str | None = None,
-                 gpu_device_ids: tuple[str, ...] = (), worker: WorkerHandle | None = None):
+                 gpus: GpuRequest | None = None, worker: WorkerHandle | None = None):
         self.manifest = manifest if isinstance(manifest, Manifest) else \
             parse_manifest(manifest, source=f"for plugin {manifest.get('name', '?')!r}")
         self.config = config or get_config()
@@ -51,7 +52,7 @@ class RemotePluginProxy(PluginInterface):
         self.container: WorkerHandle = worker
         #: Seconds an execute (or a silent stretch of a stream) may take; None: no limit.
         self.call_timeout: float | None = self.manifest.runtime.call_timeout
-        self._client: WorkerClient | None = self.container.start(gpu_device_ids)
+        self._client: WorkerClient | None = self.container.start(gpus)
 
     # -- identity ---------------------------------------------------------------------------
 

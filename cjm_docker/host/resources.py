@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from cjm_docker.errors import CjmDockerError, SchedulingError
+from cjm_docker.gpu_access import GpuAccess, gpu_access_for
 from cjm_docker.scheduling import (
     Admission,
     EvictionCandidate,
@@ -24,7 +25,6 @@ from cjm_docker.scheduling import (
     choose_victims,
     plan_placement,
 )
-from cjm_docker.scheduling.placement import NVIDIA_RUNTIME
 from cjm_docker.telemetry import Telemetry
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class ResourceBroker:
         self.manager = manager
         self._telemetry = telemetry
         self.placements: dict[str, Placement] = {}
-        self._nvidia_runtime: bool | None = None
+        self._gpu_access: GpuAccess | None = None
 
     @property
     def telemetry(self) -> Telemetry:
@@ -64,12 +64,12 @@ class ResourceBroker:
     def telemetry(self, value: Telemetry) -> None:
         self._telemetry = value
 
-    def nvidia_runtime(self) -> bool:
-        """True when the engine lists the NVIDIA runtime (asked once)."""
-        if self._nvidia_runtime is None:
-            runtimes = self.manager.engine.info().get("Runtimes") or {}
-            self._nvidia_runtime = NVIDIA_RUNTIME in runtimes
-        return self._nvidia_runtime
+    def gpu_access(self) -> GpuAccess:
+        """How the engine hands GPUs to containers (``cjm_docker.gpu_access``; asked once)."""
+        if self._gpu_access is None:
+            self._gpu_access = gpu_access_for(self.manager.engine, self.telemetry.gpu,
+                                              self.manager.config)
+        return self._gpu_access
 
     # -- placement --------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ class ResourceBroker:
                    **((manifest.get("runtime") or {}).get("env") or {})}
 
             def plan() -> Placement:
-                return plan_placement(meta.name, req, nvidia_runtime=self.nvidia_runtime(),
+                return plan_placement(meta.name, req, access=self.gpu_access(),
                                       gpus=self.telemetry.gpus(), env=env,
                                       reserved=self._reserved_vram())
 

@@ -9,17 +9,19 @@ they mean on the host.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cjm_docker.errors import GpuUnavailableError
+from cjm_docker.gpu_access import GpuAccess, GpuRequest
 from cjm_docker.scheduling.requirements import Requirements
 from cjm_docker.telemetry.gpu import GpuInfo
 
 CUDA_VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
-NVIDIA_RUNTIME = "nvidia"
 _FALLBACK_HINT = ("Install the NVIDIA Container Toolkit and register it with Docker "
                   "(`nvidia-ctk runtime configure --runtime=docker`, then restart dockerd), or "
-                  "allow the CPU with `resources.gpu.allow_cpu_fallback: true` in plugins.yaml.")
+                  "enable CDI (Docker 25+) with `nvidia-ctk cdi generate`; or allow the CPU with "
+                  "`resources.gpu.allow_cpu_fallback: true` in plugins.yaml. `cjm-ctl doctor` "
+                  "shows what was found.")
 
 
 @dataclass(frozen=True)
@@ -27,11 +29,12 @@ class Placement:
     """Where a plugin's container runs.
 
     Attributes:
-        device_ids: the NVIDIA device ids handed to the container (UUIDs where known).
+        device_ids: the GPUs handed to the container (NVML UUIDs where known, else indices).
         gpu_indices: the host GPUs its VRAM is counted against; () without a GPU, None unknown.
         on_cpu: it needs a GPU but runs on the CPU (its spec allows it).
         fits: False when no GPU has its VRAM free now (placed on the freest anyway).
         notice: what to tell the user, if anything.
+        request: how the container asks the engine for ``device_ids`` (runtime or CDI).
     """
 
     device_ids: tuple[str, ...] = ()
@@ -39,6 +42,7 @@ class Placement:
     on_cpu: bool = False
     fits: bool = True
     notice: str | None = None
+    request: GpuRequest | None = None
 
 
 def choose_gpus(gpus: Sequence[GpuInfo], need_mb: float, count: int = 1,
@@ -66,14 +70,14 @@ def _named_gpus(value: str, gpus: Sequence[GpuInfo]) -> tuple[int, ...] | None:
     return tuple(indices)
 
 
-def plan_placement(name: str, req: Requirements, *, nvidia_runtime: bool,
+def plan_placement(name: str, req: Requirements, *, access: GpuAccess,
                    gpus: Sequence[GpuInfo], env: Mapping[str, str] | None = None,
                    reserved: Mapping[int, float] | None = None) -> Placement:
-    """Decide where ``name`` runs.
+    """Decide where ``name`` runs, and how its container asks the engine for the GPUs.
 
     Args:
         req: its needs (``Requirements.of(meta)``).
-        nvidia_runtime: the engine lists the ``nvidia`` runtime (``docker info``).
+        access: how the engine hands GPUs to containers (``cjm_docker.gpu_access``).
         gpus: the host's GPUs now (may be empty when no provider can see them).
         env: the environment the container will get (the plugin's own settings).
         reserved: VRAM reserved per GPU index by admitted calls.
@@ -81,16 +85,29 @@ def plan_placement(name: str, req: Requirements, *, nvidia_runtime: bool,
     Raises:
         GpuUnavailableError: it needs a GPU it cannot get and may not run on the CPU.
     """
+    placement = _plan(name, req, access, gpus, env, reserved)
+    if not placement.device_ids:
+        return placement
+    try:
+        return replace(placement, request=access.request(placement.device_ids))
+    except GpuUnavailableError as exc:   # e.g. a GPU the CDI spec does not list
+        raise GpuUnavailableError(f"Plugin '{name}' cannot get its GPU: {exc.message}",
+                                  plugin=name, reason=exc.reason, hint=exc.hint) from exc
+
+
+def _plan(name: str, req: Requirements, access: GpuAccess, gpus: Sequence[GpuInfo],
+          env: Mapping[str, str] | None, reserved: Mapping[int, float] | None) -> Placement:
     if not req.requires_gpu:
         return Placement()
-    if not nvidia_runtime:
+    if not access.usable:
         if req.allow_cpu_fallback:
             return Placement(on_cpu=True, notice=(
-                f"Plugin '{name}' asks for a GPU but the Docker engine has no NVIDIA runtime: it "
-                "runs on the CPU, as its spec allows (resources.gpu.allow_cpu_fallback)."))
+                f"Plugin '{name}' asks for a GPU but the Docker engine cannot hand GPUs to "
+                f"containers ({access.reason}): it runs on the CPU, as its spec allows "
+                "(resources.gpu.allow_cpu_fallback)."))
         raise GpuUnavailableError(
-            f"Plugin '{name}' needs a GPU but the Docker engine has no NVIDIA runtime.",
-            plugin=name, reason="no NVIDIA runtime", hint=_FALLBACK_HINT)
+            f"Plugin '{name}' needs a GPU but the Docker engine cannot hand GPUs to containers "
+            f"({access.reason}).", plugin=name, reason="no GPU access", hint=_FALLBACK_HINT)
     user_choice = (env or {}).get(CUDA_VISIBLE_DEVICES)
     if user_choice is not None:
         return Placement(

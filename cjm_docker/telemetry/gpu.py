@@ -38,6 +38,17 @@ class GpuInfo:
 
 
 @dataclass(frozen=True)
+class MigDevice:
+    """A MIG instance carved out of GPU ``parent_index`` (NVML: a MIG device handle)."""
+
+    parent_index: int
+    mig_index: int          # its slot on the parent (``0:1`` is GPU 0's MIG device 1)
+    uuid: str               # MIG-<uuid>: what the runtime and CDI accept
+    name: str = ""
+    memory_total_mb: float = 0.0
+
+
+@dataclass(frozen=True)
 class GpuProcess:
     """A process holding memory on a GPU (``pid`` in the host's PID namespace)."""
 

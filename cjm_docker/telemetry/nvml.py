@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from cjm_docker.telemetry.gpu import GpuInfo, GpuProcess
+from cjm_docker.telemetry.gpu import GpuInfo, GpuProcess, MigDevice
 
 MIB = 1024 * 1024
 _NOT_AVAILABLE = 2**64 - 1   # NVML_VALUE_NOT_AVAILABLE for unsigned long long fields
@@ -97,6 +97,38 @@ class NvmlProvider:
                        memory_total_mb=memory.total / MIB, memory_used_mb=memory.used / MIB,
                        memory_free_mb=memory.free / MIB, utilization_percent=utilization,
                        temperature_c=temperature)
+
+    def mig_devices(self) -> list[MigDevice]:
+        """Every MIG device of every GPU whose MIG mode is on ([] without MIG or NVML)."""
+        nvml = self._init()
+        if nvml is None:
+            return []
+        found = []
+        try:
+            count = nvml.nvmlDeviceGetCount()
+        except Exception:
+            return []
+        for index in range(count):
+            try:
+                handle = nvml.nvmlDeviceGetHandleByIndex(index)
+                current, _pending = nvml.nvmlDeviceGetMigMode(handle)
+                if not current:
+                    continue
+                slots = nvml.nvmlDeviceGetMaxMigDeviceCount(handle)
+            except Exception:   # NOT_SUPPORTED: a GPU without MIG (most of them)
+                continue
+            for slot in range(slots):
+                try:
+                    mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, slot)
+                except Exception:   # NOT_FOUND: an empty slot
+                    continue
+                try:
+                    total = nvml.nvmlDeviceGetMemoryInfo(mig).total / MIB
+                except Exception:
+                    total = 0.0
+                found.append(MigDevice(index, slot, _text(nvml.nvmlDeviceGetUUID(mig)),
+                                       _text(nvml.nvmlDeviceGetName(mig)), total))
+        return found
 
     def processes(self) -> list[GpuProcess]:
         nvml = self._init()

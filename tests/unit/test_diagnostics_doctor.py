@@ -17,6 +17,7 @@ from cjm_docker.diagnostics import (
     run_checks,
 )
 from cjm_docker.errors import EngineUnavailableError
+from cjm_docker.gpu_access import decide
 from cjm_docker.telemetry import FakeGpuProvider, NoGpuProvider
 
 
@@ -66,16 +67,21 @@ def test_an_unreachable_engine_fails_and_skips_what_needs_it(tmp_path):
     assert results["gpus"].status is Status.INFO
 
 
-def test_runtimes_without_nvidia_say_what_to_do():
-    r = check_runtimes({"Runtimes": {"runc": {}}})
-    assert r.status is Status.WARN and "nvidia-ctk runtime configure" in r.remedy
+def test_runtimes_without_nvidia_are_information_only():
+    # GPUs may still come through CDI or the toolkit's hook: the "gpu access" row judges that
+    assert check_runtimes({"Runtimes": {"runc": {}}}).status is Status.INFO
+    assert check_runtimes({"Runtimes": {"runc": {}, "nvidia": {}}}).status is Status.OK
 
 
 def test_gpu_checks():
     gpu = FakeGpuProvider([FakeGpuProvider.gpu(0, total_mb=8000)])
-    assert check_gpus(gpu, nvidia_runtime=False).status is Status.WARN
-    assert check_gpus(NoGpuProvider("x"), nvidia_runtime=True).status is Status.WARN
-    assert check_gpus(NoGpuProvider("x"), nvidia_runtime=False).status is Status.INFO
+    none = decide({"Runtimes": {"runc": {}}}, gpus=gpu.gpus())
+    runtime = decide({"Runtimes": {"nvidia": {}}})
+    assert check_gpus(gpu, none).status is Status.WARN
+    assert check_gpus(gpu, runtime).status is Status.OK
+    assert check_gpus(NoGpuProvider("x"), runtime).status is Status.WARN
+    assert check_gpus(NoGpuProvider("x"), decide({})).status is Status.INFO
+    assert check_gpus(NoGpuProvider("x"), None).status is Status.INFO
 
 
 def test_base_images_missing():
