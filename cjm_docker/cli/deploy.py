@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cjm_docker.cli.output import say
 from cjm_docker.cli.root import app
-from cjm_docker.config import get_config
+from cjm_docker.config import CjmConfig, GpuModeSetting, get_config
 from cjm_docker.deploy import orchestrators
 from cjm_docker.deploy.bundle import (
     COMPOSE_FILE,
@@ -20,6 +21,7 @@ from cjm_docker.deploy.bundle import (
 )
 from cjm_docker.deploy.compose import DEFAULT_BASE_PORT, DEFAULT_PROJECT, ComposeOptions
 from cjm_docker.errors import CjmDockerError, SpecError
+from cjm_docker.host.runtime_folder import container_user
 
 DEFAULT_FOLDER = Path("compose")
 
@@ -58,17 +60,45 @@ def _port_table(entries: list[str] | None) -> dict[str, int]:
     return table
 
 
+def _engine_answers(config: CjmConfig, gpu_mode: str) -> dict[str, Any]:
+    """What this machine's engine says about GPUs and the container user, for the compose file
+    (nothing when no engine answers: the file is then for the nvidia driver and the host uid)."""
+    from cjm_docker.engine import Engine
+    from cjm_docker.engine_kind import profile_of
+    from cjm_docker.gpu_access import GpuAccess, GpuMode, gpu_access_for
+    from cjm_docker.telemetry.gpu import detect_gpu_provider
+
+    try:
+        engine = Engine()
+        profile = profile_of(engine)
+        if gpu_mode != "auto":
+            config = config.model_copy(update={"docker": config.docker.model_copy(
+                update={"gpu_mode": GpuModeSetting(gpu_mode)})})
+        access: GpuAccess | None = gpu_access_for(engine, detect_gpu_provider(), config)
+    except CjmDockerError:
+        if gpu_mode == "cdi":   # asked for without an engine to ask: CDI names by index
+            return {"gpu_access": GpuAccess(GpuMode.CDI, "chosen with --gpu-mode cdi")}
+        return {}
+    if access is not None and not access.usable and gpu_mode == "cdi":
+        access = GpuAccess(GpuMode.CDI, "chosen with --gpu-mode cdi", access.devices)
+    uid, gid = profile.container_user(os.getuid(), os.getgid(), container_user())
+    return {"gpu_access": access, "user": f"{uid}:{gid}"}
+
+
 def export(plugins: Path | None, folder: Path, *, only: list[str] | None = None,
            project: str = DEFAULT_PROJECT, base_port: int = DEFAULT_BASE_PORT,
-           ports: list[str] | None = None, bind: str = "127.0.0.1") -> Bundle:
+           ports: list[str] | None = None, bind: str = "127.0.0.1",
+           gpu_mode: str = "auto") -> Bundle:
     """Write the deployment folder for the plugins of a plugins.yaml (or ``only`` of them)."""
     from cjm_docker.spec.plugins_file import load_plugins_file
 
     config = get_config()
     names = only or load_plugins_file(plugins or config.plugins_config).names()
     manifests = installed_manifests(names, config.manifests_dir)
+    engine = _engine_answers(config, gpu_mode) if any(
+        m.runtime.resources.gpu is not None for m in manifests) or gpu_mode != "auto" else {}
     options = ComposeOptions.from_config(config, project=project, base_port=base_port,
-                                         ports=_port_table(ports), bind_address=bind)
+                                         ports=_port_table(ports), bind_address=bind, **engine)
     return write_bundle(manifests, folder, options)
 
 
@@ -104,6 +134,10 @@ def compose(
         "--bind", help="Address compose publishes on (Swarm publishes on every node).")] = "127.0.0.1",
     check: Annotated[bool, typer.Option(
         "--check/--no-check", help="Validate with `docker compose config`.")] = True,
+    gpu_mode: Annotated[GpuModeSetting, typer.Option(
+        "--gpu-mode", help="How GPU plugins ask for GPUs in docker-compose.gpu.yml: as this "
+                           "machine's engine offers them (auto), the nvidia driver (runtime) "
+                           "or CDI device names (cdi).")] = GpuModeSetting.AUTO,
 ) -> None:
     """Write a compose file (one service per plugin), its worker tokens and manifests.
 
@@ -111,7 +145,7 @@ def compose(
     `docker stack deploy`; a host attaches with PluginManager.attach_deployment(FOLDER).
     """
     bundle = export(plugins, deployment_folder(out), only=only, project=project,
-                    base_port=base_port, ports=port, bind=bind)
+                    base_port=base_port, ports=port, bind=bind, gpu_mode=gpu_mode.value)
     say(f"Wrote the deployment folder {bundle.folder}:")
     say(f"  {bundle.compose_file}  (compose file, {len(bundle.plugins)} service(s))")
     if bundle.gpu:

@@ -113,7 +113,7 @@ def write_bundle(manifests: Sequence[Manifest], folder: Path, options: ComposeOp
                 give_to_container(root)
     header = _HEADER.format(version=__version__, project=options.project, file=COMPOSE_FILE)
     _write_text(folder / COMPOSE_FILE, dump_yaml(compose_document(plans, options), header=header))
-    gpu = gpu_override_document(plans)
+    gpu = gpu_override_document(plans, options.gpu_access)
     if gpu is not None:
         _write_text(folder / GPU_FILE, dump_yaml(gpu, header=(
             f"GPU devices for docker compose (Swarm ignores this file): "

@@ -18,7 +18,8 @@ or that one of them knowingly ignores:
 GPU reservations: Swarm cannot take ``deploy.resources.reservations.devices`` (stack deploy
 refuses the key), and compose gives no GPU for ``generic_resources``. The main file therefore
 carries the Swarm form; ``gpu_override_document`` is the compose form, a second file layered with
-``-f`` for plugins that want GPUs on one machine.
+``-f`` for plugins that want GPUs on one machine: the nvidia driver by count, or CDI device names
+where the engine offers GPUs through CDI (``cjm_docker.gpu_access``).
 
 Strings are escaped for compose's ``$VARIABLE`` interpolation, mappings from inputs are sorted,
 and the YAML is dumped without anchors, so the same inputs give the same bytes.
@@ -38,6 +39,7 @@ from cjm_docker import envvars, labels
 from cjm_docker._version import __version__
 from cjm_docker.config import CjmConfig
 from cjm_docker.errors import SpecError
+from cjm_docker.gpu_access import GpuAccess, GpuMode
 from cjm_docker.host.container import TCP_PORT
 from cjm_docker.host.runtime_folder import container_user
 from cjm_docker.manifest import Manifest
@@ -78,6 +80,7 @@ class ComposeOptions:
         models_dir: the shared models folder, when there is one.
         user: ``uid:gid`` the workers run as (None: the image's user).
         start_period: seconds a worker may take to load its plugin before health counts.
+        gpu_access: how the target engine takes GPUs (None: the nvidia driver, by count).
     """
 
     project: str = DEFAULT_PROJECT
@@ -89,6 +92,7 @@ class ComposeOptions:
     models_dir: Path | None = None
     user: str | None = None
     start_period: float = 60.0
+    gpu_access: GpuAccess | None = None
 
     @classmethod
     def from_config(cls, config: CjmConfig, **overrides: Any) -> ComposeOptions:
@@ -197,16 +201,32 @@ def compose_document(plans: Sequence[ServicePlan], options: ComposeOptions) -> d
     return _escape(document)
 
 
-def gpu_override_document(plans: Sequence[ServicePlan]) -> dict[str, Any] | None:
-    """The compose-only layer giving GPU plugins their devices (None when no plugin wants one)."""
+def gpu_override_document(plans: Sequence[ServicePlan],
+                          access: GpuAccess | None = None) -> dict[str, Any] | None:
+    """The compose-only layer giving GPU plugins their devices (None when no plugin wants one).
+
+    The devices are asked for the way ``access`` says the engine offers them: the nvidia driver
+    by count (runtime mode, and when nothing was detected), or CDI device names (``driver: cdi``,
+    ``device_ids: [nvidia.com/gpu=0]``; a CDI request names devices, it cannot count them).
+    """
     services = {}
     for plan in plans:
         gpu = plan.manifest.runtime.resources.gpu
         if gpu is not None:
-            device = {"driver": "nvidia", "count": gpu.count, "capabilities": ["gpu"]}
             services[plan.service] = {"deploy": {"resources": {"reservations": {
-                "devices": [device]}}}}
+                "devices": [_gpu_device(gpu.count, access)]}}}}
     return {"version": COMPOSE_VERSION, "services": services} if services else None
+
+
+def _gpu_device(count: int, access: GpuAccess | None) -> dict[str, Any]:
+    if access is None or access.mode is not GpuMode.CDI:
+        return {"driver": "nvidia", "count": count, "capabilities": ["gpu"]}
+    whole = [d.uuid for d in access.devices if d.mig_index is None]
+    ids = whole[:count] if len(whole) >= count else [str(i) for i in range(count)]
+    request = access.request(ids)
+    device_ids = list(request.device_ids) if request is not None else []
+    # compose wants capabilities on every device entry; the engine's CDI driver ignores them
+    return {"driver": "cdi", "device_ids": device_ids, "capabilities": ["gpu"]}
 
 
 def _service(plan: ServicePlan, options: ComposeOptions) -> dict[str, Any]:

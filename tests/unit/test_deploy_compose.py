@@ -292,3 +292,45 @@ def test_docker_stack_deploy_accepts_the_same_file(full_bundle) -> None:
     assert stack["secrets"]["whisper-token"]["file"].endswith("secrets/whisper.token")
     assert stack["services"]["echo"]["environment"]["PRICE"] == "$5"  # interpolated once
     assert EXTENSION not in stack["services"]
+
+
+def test_gpu_layer_asks_for_cdi_devices_where_the_engine_offers_gpus_by_cdi(options) -> None:
+    from dataclasses import replace
+
+    from recorded_answers import RecordedEngine, RecordedNvml
+
+    from cjm_docker.gpu_access import GpuAccess, GpuMode, HostFindings, detect
+    from cjm_docker.telemetry import NvmlProvider
+
+    access = detect(RecordedEngine("cdi-discovered-28.3"),
+                    NvmlProvider(nvml=RecordedNvml("two-gpus")), probe=lambda f: HostFindings())
+    plans = plan_services([manifest("whisper", resources={"gpu": {"count": 2}})], options)
+    devices = gpu_override_document(plans, access)["services"]["whisper"]["deploy"][
+        "resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "cdi", "capabilities": ["gpu"],
+                        "device_ids": ["nvidia.com/gpu=0", "nvidia.com/gpu=1"]}]
+    # nothing known about the devices (no engine answered): CDI names by index
+    blind = gpu_override_document(plans, GpuAccess(GpuMode.CDI, "chosen"))
+    assert blind["services"]["whisper"]["deploy"]["resources"]["reservations"]["devices"][0][
+        "device_ids"] == ["nvidia.com/gpu=0", "nvidia.com/gpu=1"]
+    # the runtime mode keeps the nvidia driver by count
+    runtime = gpu_override_document(plans, replace(access, mode=GpuMode.RUNTIME))
+    assert runtime["services"]["whisper"]["deploy"]["resources"]["reservations"]["devices"] == [
+        {"driver": "nvidia", "count": 2, "capabilities": ["gpu"]}]
+
+
+def test_docker_compose_v1_accepts_the_cdi_gpu_layer(options, tmp_path) -> None:
+    from dataclasses import replace
+
+    from cjm_docker.gpu_access import GpuAccess, GpuMode
+
+    argv = _tool("docker-compose")
+    cdi_options = replace(options, gpu_access=GpuAccess(GpuMode.CDI, "chosen"))
+    bundle = write_bundle([manifest("whisper", resources={"gpu": {"count": 1}})],
+                          tmp_path / "compose", cdi_options)
+    layered = _run([*argv, "-f", COMPOSE_FILE, "-f", GPU_FILE, "config"], bundle.folder)
+    assert layered.returncode == 0, layered.stderr
+    devices = yaml.safe_load(layered.stdout)["services"]["whisper"]["deploy"]["resources"][
+        "reservations"]["devices"]
+    assert devices == [{"capabilities": ["gpu"], "device_ids": ["nvidia.com/gpu=0"],
+                        "driver": "cdi"}]
