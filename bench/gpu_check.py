@@ -1,13 +1,20 @@
-"""GPU telemetry check for a machine with an NVIDIA GPU: `python bench/gpu_check.py`.
+"""GPU check for a machine with an NVIDIA GPU: `python bench/gpu_check.py`.
 
-Exercises the real ``NvmlProvider`` (nvidia-ml-py) and the ``NvidiaSmiProvider`` fallback and
+First, how the engine offers GPUs (``bench/gpu_modes.py``): the ``docker info`` fields read, the
+CDI spec files and toolkit hook found on this machine, the mode chosen and why, and — for each mode
+that works here (nvidia runtime / hook, CDI), or those given with ``--modes`` — a real container
+started through ``Engine.create_and_start`` asking for GPU 0 that way, which must list that GPU
+(and its MIG devices) with ``nvidia-smi -L`` and no other.
+
+Then it exercises the real ``NvmlProvider`` (nvidia-ml-py) and the ``NvidiaSmiProvider`` fallback and
 prints what each reports side by side; then, unless ``--no-allocate``, holds some GPU memory in a
 child process (CUDA driver API through ctypes: no torch needed) and checks that both providers see
 that process and its memory, and that the process is mapped to "no container" (it runs on the
 host). Finally it shows the stats dict the schedulers read and where placement would put a plugin.
 
-Needs only nvidia-ml-py, psutil and this package. Exit code 0 when NVML works and the two
-providers agree on the GPUs; 1 otherwise; 2 when there is no GPU at all.
+Needs only nvidia-ml-py, psutil and this package. Exit code 0 when NVML works, the two
+providers agree on the GPUs and every container check passed; 1 otherwise; 2 when there is no GPU
+at all (the engine section is printed all the same).
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gpu_modes import check_modes  # noqa: E402
+
+from cjm_docker.gpu_access import decide  # noqa: E402
 from cjm_docker.scheduling import Requirements, plan_placement  # noqa: E402
 from cjm_docker.telemetry import NvidiaSmiProvider, NvmlProvider, Telemetry  # noqa: E402
 from cjm_docker.telemetry.cgroups import container_of_pid  # noqa: E402
@@ -81,11 +91,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--allocate", type=int, default=512, help="MiB to hold on GPU 0")
     parser.add_argument("--no-allocate", action="store_true")
+    parser.add_argument("--modes", nargs="*", choices=("runtime", "cdi"), default=None,
+                        help="GPU modes to start a container through (default: every one that "
+                             "works here)")
+    parser.add_argument("--image", help="image for the container checks (default: a local one)")
+    parser.add_argument("--no-container", action="store_true", help="skip the container checks")
     args = parser.parse_args()
 
     nvml, smi = NvmlProvider(), NvidiaSmiProvider()
     if nvml.driver_version():
         print(f"NVIDIA driver {nvml.driver_version()}")
+    modes_ok = check_modes(nvml if nvml.available() else smi, args.image, args.modes or [],
+                           run=not args.no_container)
     nvml_gpus = show_gpus("NvmlProvider (nvidia-ml-py)", nvml)
     smi_gpus = show_gpus("NvidiaSmiProvider (nvidia-smi)", smi)
     if not nvml_gpus and not smi_gpus:
@@ -125,11 +142,21 @@ def main() -> int:
     print("\n== stats dict (0.0.x keys)\n" + json.dumps({k: stats.get(k) for k in keys}, indent=2))
     gpus = telemetry.gpus()
     need = min(g.memory_free_mb for g in gpus) / 2 if gpus else 0
-    placement = plan_placement("example", Requirements(vram_mb=need, requires_gpu=True),
-                               nvidia_runtime=True, gpus=gpus)
-    print(f"\n== placement of a plugin needing {need:.0f} MiB: devices {placement.device_ids} "
-          f"(GPU {placement.gpu_indices}, fits={placement.fits})")
-    ok = bool(nvml_gpus) and agree and seen_ok
+    migs = nvml.mig_devices()
+    index_names = [f"nvidia.com/gpu={n}" for n in [str(g.index) for g in gpus]
+                   + [f"{m.parent_index}:{m.mig_index}" for m in migs]]
+    # the same GPUs as a runtime engine and as a CDI engine naming devices by index would see them
+    for runtimes, cdi_names in (({"nvidia": {}}, []), ({}, index_names)):
+        access = decide({"Runtimes": runtimes, "CDISpecDirs": ["/etc/cdi"],
+                         "DiscoveredDevices": [{"Source": "cdi", "ID": n} for n in cdi_names]},
+                        gpus=gpus, migs=migs)
+        placement = plan_placement("example", Requirements(vram_mb=need, requires_gpu=True),
+                                   access=access, gpus=gpus)
+        request = placement.request.describe() if placement.request else "-"
+        print(f"\n== placement ({access.mode.value}) of a plugin needing {need:.0f} MiB: devices "
+              f"{placement.device_ids} (GPU {placement.gpu_indices}, fits={placement.fits}); "
+              f"asked for with {request}")
+    ok = bool(nvml_gpus) and agree and seen_ok and modes_ok
     print(f"\nRESULT: {'OK' if ok else 'PROBLEMS (see above)'}")
     return 0 if ok else 1
 
