@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cjm_docker.cli.output import say
 from cjm_docker.cli.root import app
-from cjm_docker.config import CjmConfig, GpuModeSetting, get_config
+from cjm_docker.config import GpuModeSetting, get_config
 from cjm_docker.deploy import orchestrators
 from cjm_docker.deploy.bundle import (
     COMPOSE_FILE,
@@ -20,8 +19,8 @@ from cjm_docker.deploy.bundle import (
     write_bundle,
 )
 from cjm_docker.deploy.compose import DEFAULT_BASE_PORT, DEFAULT_PROJECT, ComposeOptions
+from cjm_docker.deploy.target import engine_settings
 from cjm_docker.errors import CjmDockerError, SpecError
-from cjm_docker.host.runtime_folder import container_user
 
 DEFAULT_FOLDER = Path("compose")
 
@@ -60,31 +59,6 @@ def _port_table(entries: list[str] | None) -> dict[str, int]:
     return table
 
 
-def _engine_answers(config: CjmConfig, gpu_mode: str) -> dict[str, Any]:
-    """What this machine's engine says about GPUs and the container user, for the compose file
-    (nothing when no engine answers: the file is then for the nvidia driver and the host uid)."""
-    from cjm_docker.engine import Engine
-    from cjm_docker.engine_kind import profile_of
-    from cjm_docker.gpu_access import GpuAccess, GpuMode, gpu_access_for
-    from cjm_docker.telemetry.gpu import detect_gpu_provider
-
-    try:
-        engine = Engine()
-        profile = profile_of(engine)
-        if gpu_mode != "auto":
-            config = config.model_copy(update={"docker": config.docker.model_copy(
-                update={"gpu_mode": GpuModeSetting(gpu_mode)})})
-        access: GpuAccess | None = gpu_access_for(engine, detect_gpu_provider(), config)
-    except CjmDockerError:
-        if gpu_mode == "cdi":   # asked for without an engine to ask: CDI names by index
-            return {"gpu_access": GpuAccess(GpuMode.CDI, "chosen with --gpu-mode cdi")}
-        return {}
-    if access is not None and not access.usable and gpu_mode == "cdi":
-        access = GpuAccess(GpuMode.CDI, "chosen with --gpu-mode cdi", access.devices)
-    uid, gid = profile.container_user(os.getuid(), os.getgid(), container_user())
-    return {"gpu_access": access, "user": f"{uid}:{gid}"}
-
-
 def export(plugins: Path | None, folder: Path, *, only: list[str] | None = None,
            project: str = DEFAULT_PROJECT, base_port: int = DEFAULT_BASE_PORT,
            ports: list[str] | None = None, bind: str = "127.0.0.1",
@@ -95,7 +69,7 @@ def export(plugins: Path | None, folder: Path, *, only: list[str] | None = None,
     config = get_config()
     names = only or load_plugins_file(plugins or config.plugins_config).names()
     manifests = installed_manifests(names, config.manifests_dir)
-    engine = _engine_answers(config, gpu_mode) if any(
+    engine = engine_settings(config, gpu_mode) if any(
         m.runtime.resources.gpu is not None for m in manifests) or gpu_mode != "auto" else {}
     options = ComposeOptions.from_config(config, project=project, base_port=base_port,
                                          ports=_port_table(ports), bind_address=bind, **engine)

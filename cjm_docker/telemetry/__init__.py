@@ -2,7 +2,7 @@
 
     host.py        HostMonitor -> HostStats (psutil)
     containers.py  ContainerStatsReader -> ContainerStats (engine stats, `docker stats` formulas)
-    gpu.py         GpuProvider protocol, GpuInfo, GpuProcess, NoGpuProvider, FakeGpuProvider
+    gpu.py         GpuProvider protocol, GpuInfo, MigDevice, GpuProcess, NoGpuProvider, FakeGpuProvider
     nvml.py        NvmlProvider (nvidia-ml-py, imported lazily)
     nvidia_smi.py  NvidiaSmiProvider (CSV output of nvidia-smi)
     cgroups.py     host PID -> container id, GPU memory per container
@@ -17,6 +17,7 @@ from cjm_docker.telemetry.gpu import (
     GpuInfo,
     GpuProcess,
     GpuProvider,
+    MigDevice,
     NoGpuProvider,
     detect_gpu_provider,
 )
@@ -27,6 +28,6 @@ from cjm_docker.telemetry.snapshot import PluginUsage, Telemetry, TelemetrySnaps
 
 __all__ = [
     "CgroupStatsSource", "ContainerStats", "ContainerStatsReader", "FakeGpuProvider", "GpuInfo", "GpuProcess",
-    "GpuProvider", "HostMonitor", "HostStats", "NoGpuProvider", "NvidiaSmiProvider",
+    "GpuProvider", "HostMonitor", "HostStats", "MigDevice", "NoGpuProvider", "NvidiaSmiProvider",
     "NvmlProvider", "PluginUsage", "Telemetry", "TelemetrySnapshot", "detect_gpu_provider",
 ]

@@ -334,3 +334,29 @@ def test_docker_compose_v1_accepts_the_cdi_gpu_layer(options, tmp_path) -> None:
         "reservations"]["devices"]
     assert devices == [{"capabilities": ["gpu"], "device_ids": ["nvidia.com/gpu=0"],
                         "driver": "cdi"}]
+
+
+def test_compose_settings_follow_this_machines_engine(monkeypatch) -> None:
+    from recorded_answers import RecordedEngine
+
+    from cjm_docker import engine as engine_module
+    from cjm_docker import gpu_access
+    from cjm_docker.config import CjmConfig
+    from cjm_docker.deploy.target import engine_settings
+    from cjm_docker.errors import EngineUnavailableError
+    from cjm_docker.gpu_access import GpuMode, HostFindings
+
+    monkeypatch.setattr(gpu_access, "probe_host", lambda folders: HostFindings())
+    monkeypatch.setattr(engine_module, "Engine", lambda: RecordedEngine("rootless-24.0"))
+    rootless = engine_settings(CjmConfig())
+    assert rootless["user"] == "0:0" and rootless["gpu_access"].mode is GpuMode.NONE
+    monkeypatch.setattr(engine_module, "Engine", lambda: RecordedEngine("cdi-discovered-28.3"))
+    assert engine_settings(CjmConfig())["gpu_access"].mode is GpuMode.CDI
+    assert engine_settings(CjmConfig(), "runtime")["gpu_access"].mode is GpuMode.NONE
+
+    def refuse():
+        raise EngineUnavailableError("no engine")
+
+    monkeypatch.setattr(engine_module, "Engine", refuse)
+    assert engine_settings(CjmConfig()) == {}
+    assert engine_settings(CjmConfig(), "cdi")["gpu_access"].mode is GpuMode.CDI
