@@ -83,6 +83,11 @@ def test_the_endpoint_comes_from_the_engine_else_its_sdk_client(monkeypatch):
     assert endpoint_of(Client("tcp://10.0.0.12:2376")) == "tcp://10.0.0.12:2376"
     assert endpoint_of(object()) == "unix:///var/run/docker.sock"
 
+    class GivenClient(Client):   # Engine(client) knows only the SDK's base URL
+        endpoint = "http+docker://localhost"
+
+    assert endpoint_of(GivenClient("unix:///run/x.sock")) == "unix:///run/x.sock"
+
 
 def test_transport_auto_is_resolved_and_a_socket_on_desktop_is_refused():
     desktop = profile_of(RecordedEngine("desktop-macos-27.1"))
