@@ -179,12 +179,11 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
     if local:
         assert package.path is not None and package.project is not None
         files.extend(f.moved(f"cjm/plugin/{f.path}") for f in local_trees[package.path])
-        env_requirements.extend(package.project.build_requires)
+        # Static dependencies get the cached environment layer; the build backend comes from
+        # the package index through pip's PEP 517 build isolation, whatever the packaging style.
         if package.project.dependencies is not None:
             env_requirements.extend(package.project.dependencies)
-            install_flags = "--no-deps --no-build-isolation"
-        else:
-            install_flags = "--no-build-isolation"
+            install_flags = "--no-deps"
 
     system_packages = list(spec.system_packages)
     if spec.flavor == Flavor.MICROMAMBA and settings.ca_certificates:

@@ -3,14 +3,13 @@
 Package specs are classified the way pip reads them (a local path, a VCS URL, an archive URL or a
 requirement) and named the way cjm-plugin-system names them, with its defects fixed: version pins
 and extras are stripped before a name is derived, and a local project's name is read from its
-``pyproject.toml`` rather than guessed from its folder.
+packaging files (local_project.py) rather than guessed from its folder.
 """
 
 from __future__ import annotations
 
 import re
 import ssl
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -19,18 +18,13 @@ from enum import Enum
 from pathlib import Path
 from urllib.parse import urlparse
 
+from cjm_docker.spec.local_project import LocalProject, read_local_project
 from cjm_docker.spec.location import Location
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 hosts need tomli
-    import tomli as tomllib
 
 FETCH_TIMEOUT_S = 15.0
 _REQ_NAME = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*(.*)$")
 _PIN = re.compile(r"^===?\s*([A-Za-z0-9.+!*_-]+)\s*$")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
-_DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
 
 
 class PackageKind(str, Enum):
@@ -40,23 +34,6 @@ class PackageKind(str, Enum):
     VCS = "vcs"                  # git+https://... (needs git in the image)
     URL = "url"                  # an archive or wheel URL
     REQUIREMENT = "requirement"  # a name with optional extras and version specifiers
-
-
-@dataclass(frozen=True)
-class LocalProject:
-    """What a local project's pyproject.toml declares.
-
-    Attributes:
-        name: the distribution name.
-        dependencies: ``[project].dependencies``; None when they are dynamic or unknown, in
-            which case the package is installed with its dependencies in the plugin layer.
-        build_requires: ``[build-system].requires`` (installed in the environment layer so a
-            code-only change rebuilds without fetching a build backend).
-    """
-
-    name: str
-    dependencies: tuple[str, ...] | None
-    build_requires: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -113,32 +90,6 @@ def _package_dir_with_meta(root: Path, dist_name: str | None) -> str | None:
     found = sorted(p.parent.name for base in (root, root / "src") if base.is_dir()
                    for p in base.glob("*/meta.py"))
     return found[0] if len(found) == 1 else None
-
-
-def read_local_project(path: Path, where: Location) -> LocalProject:
-    """Read a local package's ``pyproject.toml``.
-
-    Raises:
-        SpecError: no pyproject.toml, invalid TOML, or no ``[project].name``.
-    """
-    pyproject = path / "pyproject.toml"
-    if not pyproject.is_file():
-        hint = "A setup.py-only project is not supported: add a pyproject.toml with [project]."
-        raise where.error(f"the local package {path} has no pyproject.toml.", hint=hint)
-    try:
-        doc = tomllib.loads(pyproject.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise where.error(f"cannot read {pyproject}: {exc}.") from exc
-    project = doc.get("project") or {}
-    name = project.get("name")
-    if not isinstance(name, str) or not name:
-        raise where.error(f"{pyproject} has no [project] name.")
-    dynamic = set(project.get("dynamic") or [])
-    deps = project.get("dependencies")
-    dependencies = None if "dependencies" in dynamic else tuple(str(d) for d in deps or [])
-    build = doc.get("build-system") or {}
-    requires = tuple(str(r) for r in build.get("requires") or _DEFAULT_BUILD_REQUIRES)
-    return LocalProject(name=name, dependencies=dependencies, build_requires=requires)
 
 
 def _looks_local(spec: str) -> bool:

@@ -31,11 +31,11 @@ CMD ["/opt/venv/bin/python", "-m", "cjm_docker.worker"]
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off fastapi==0.110.0 uvicorn==0.29.0 psutil==5.9.8 \
  && /opt/venv/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'cjm_docker_runtime.pth').write_text('/opt/cjm/runtime\n')"
-RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off cjm-plugin-system git+https://github.com/cj-mills/cjm-graph-plugin-system.git 'requests>=2.31' numpy==1.26.4 'hatchling>=1.21' 'httpx>=0.27' cjm-graph-plugin-system
+RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off cjm-plugin-system git+https://github.com/cj-mills/cjm-graph-plugin-system.git 'requests>=2.31' numpy==1.26.4 'httpx>=0.27' cjm-graph-plugin-system
 
 # 4. Worker runtime: this host's cjm_docker, on the venv's path through a .pth file.
 COPY cjm/runtime/ /opt/cjm/runtime/
 
 # 5. The plugin package.
 COPY cjm/plugin/ /opt/cjm/plugin/
-RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off --no-deps --no-build-isolation /opt/cjm/plugin
+RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off --no-deps /opt/cjm/plugin
