@@ -6,10 +6,17 @@ this package without the host's dependencies (docker, httpx, typer).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cjm_docker._version import __version__
 from cjm_docker.interface import FileBackedDTO, PluginInterface
+
+if TYPE_CHECKING:  # what type checkers see behind the lazy names below (never run)
+    from cjm_docker.errors import CjmDockerError
+    from cjm_docker.host.manager import PluginManager
+    from cjm_docker.host.proxy import RemotePluginProxy
+    from cjm_docker.metadata import PluginMeta
+    from cjm_docker.queue import JobQueue
 
 __all__ = [
     "__version__",
