@@ -217,7 +217,9 @@ def run_checks(config: CjmConfig, *, engine_factory: Callable[[], Any] | None = 
                python_version: str | None = None) -> list[CheckResult]:
     """Every check, in order; checks that need the engine are skipped when it is unreachable."""
     if engine_factory is None:
-        from cjm_docker.engine import Engine as engine_factory
+        from cjm_docker.engine import Engine
+
+        engine_factory = Engine
     if python_version is None:
         import sys
 

@@ -191,6 +191,15 @@ class Engine:
 
     # -- images -------------------------------------------------------------------------------
 
+    def _present_id(self, ref: str, plugin: str | None = None) -> str:
+        """The id of an image this engine just made; an error when it is already gone (removed
+        from outside between the build and this call)."""
+        inspected = self.image_inspect(ref)
+        if inspected is None:
+            raise ImageError(f"Image {ref} was removed right after it was built; build again.",
+                             plugin=plugin)
+        return str(inspected["Id"])
+
     def image_inspect(self, ref: str) -> dict[str, Any] | None:
         """The image's inspect document, or None when it is not present."""
         try:
@@ -304,7 +313,7 @@ class Engine:
         finally:
             self.remove_container(created["Id"], force=True)
         image_id = result.get("Id", "") if isinstance(result, dict) else ""
-        return image_id if image_id.startswith("sha256:") else self.image_inspect(ref)["Id"]
+        return image_id if image_id.startswith("sha256:") else self._present_id(ref)
 
     def build(self, context: IO[bytes], *, tag: str | None = None,
               labels: dict[str, str] | None = None, buildargs: dict[str, str] | None = None,
@@ -364,7 +373,7 @@ class Engine:
         if image_id is None:
             raise BuildError("Image build ended without producing an image.", plugin=plugin,
                              step=step, log_tail="\n".join(tail))
-        return image_id if image_id.startswith("sha256:") else self.image_inspect(image_id)["Id"]
+        return image_id if image_id.startswith("sha256:") else self._present_id(image_id, plugin)
 
     # -- containers ---------------------------------------------------------------------------
 

@@ -60,10 +60,12 @@ class PluginInterface(ABC):
     def cleanup(self) -> None:
         """Release resources; runs on unload and when the container is stopped."""
 
-    def cancel(self) -> None:
+    def cancel(self) -> bool | None:
         """Ask a running ``execute`` to stop: sets ``cancel_requested`` (check it, or call
-        ``check_cancel()``)."""
+        ``check_cancel()``). A plugin returns None; the host's ``RemotePluginProxy`` returns
+        whether a running call was told (cjm-plugin-system's proxy did the same)."""
         self._cancel_event().set()
+        return None
 
     @property
     def cancel_requested(self) -> bool:

@@ -120,8 +120,8 @@ def setup_runtime(
     if not missing:
         say(f"setup-runtime finished in {time.perf_counter() - started:.1f} s.")
     else:
-        for exc in missing[1:]:
-            print_error(exc, debug=state.debug)
+        for problem in missing[1:]:
+            print_error(problem, debug=state.debug)
         progress.log.mention(console)
         raise missing[0]
 

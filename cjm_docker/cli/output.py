@@ -150,7 +150,11 @@ class BuildProgress:
         if self._progress is not None and plugin in self._tasks:
             field = "step" if event.kind in ("step", "status") else "last"
             width = 60 if field == "step" else 50
-            self._progress.update(self._tasks[plugin], **{field: escape(_clip(event.text, width))})
+            text = escape(_clip(event.text, width))
+            if field == "step":
+                self._progress.update(self._tasks[plugin], step=text)
+            else:
+                self._progress.update(self._tasks[plugin], last=text)
             if self.verbose:
                 self._progress.console.print(f"[dim]{escape(plugin)}[/] {escape(event.text)}",
                                              highlight=False)

@@ -191,7 +191,7 @@ class Http1Client:
             timeout if connect_timeout is None else min(timeout, connect_timeout))
         if self.socket_path:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: object = self.socket_path
+            address: str | tuple[str, int] = self.socket_path
         else:
             sock = socket.socket(socket.AF_INET6 if ":" in self._tcp[0] else socket.AF_INET,
                                  socket.SOCK_STREAM)

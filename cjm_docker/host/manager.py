@@ -356,6 +356,9 @@ class PluginManager:
                                        hint="Enable it with enable_plugin.")
         if meta.instance is None:  # its container crashed earlier: the next call gets a fresh one
             self.load_plugin(meta, self._configs.get(meta.name))
+        if meta.instance is None:  # load_plugin raises rather than leave it unloaded
+            raise PluginNotLoadedError(f"Plugin '{meta.name}' could not be loaded.",
+                                       plugin=meta.name)
         return meta.instance
 
     def _claim(self, meta: PluginMeta) -> None:
@@ -486,10 +489,9 @@ class PluginManager:
         ``gpu_memory_mb`` is the GPU memory of the container's processes.
         """
         meta = self.plugins.get(self._key(name))
-        proxy = meta.instance if meta else None
-        if proxy is None:
+        if meta is None or meta.instance is None:
             return None
-        stats = dict(proxy.get_stats() or {})
+        stats = dict(meta.instance.get_stats() or {})
         figures = self.resources.container_figures(meta)
         if figures:
             if "cpu_percent" in stats:

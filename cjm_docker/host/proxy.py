@@ -223,9 +223,8 @@ class RemotePluginProxy(PluginInterface):
     def __enter__(self) -> RemotePluginProxy:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> None:
         self.cleanup()
-        return False
 
     async def __aenter__(self) -> RemotePluginProxy:
         return self

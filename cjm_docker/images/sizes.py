@@ -116,8 +116,8 @@ def package_sizes(spec: PluginSpec, worker_requirements: Iterable[str], lookup: 
         if ref is None:
             return PackageSize(raw, None, None, "not a requirement")
         if ref.kind == PackageKind.LOCAL and ref.path is not None:
-            size = sum(len(f.data) for f in collect_tree(ref.path))
-            return PackageSize(raw, None, size, "local source")
+            source_size = sum(len(f.data) for f in collect_tree(ref.path))
+            return PackageSize(raw, None, source_size, "local source")
         name = ref.pypi_name
         if name is None:
             return PackageSize(raw, None, None, "unknown name")

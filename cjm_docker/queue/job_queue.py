@@ -29,6 +29,7 @@ one), which is what makes them atomic: the queue needs no lock.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -258,7 +259,9 @@ class JobQueue:
         tracked = _Tracked(job)
         self._tracked[job.id] = tracked
         try:
-            await journal.insert(job)
+            committed = journal.insert(job)
+            if committed is not None:  # None only outside a loop, where it committed at once
+                await committed
         except BaseException:
             self._tracked.pop(job.id, None)
             raise
@@ -329,7 +332,7 @@ class JobQueue:
         job.started_at = time.time()
         job.attempts += 1
         tracked.run = JobRun(job, self.manager, self._settings,
-                             lambda kind, job=job: self._publish(job, kind))
+                             functools.partial(self._publish, job))
         self._lanes[job.plugin_name] = tracked  # reserved now, before any await
         try:  # queued now, so it shares a commit with the previous job's result
             journaled: asyncio.Future | JournalError | None = self._journal.mark_running(job)
@@ -379,6 +382,9 @@ class JobQueue:
             future = self._journal.finish(tracked.job, tracked.logs)
         except JournalError as exc:
             log.error("Job %s: result not journaled: %s", tracked.job.id[:8], exc)
+            self._released(tracked)
+            return
+        if future is None:  # committed at once (no running loop)
             self._released(tracked)
             return
         future.add_done_callback(lambda f: self._released(tracked, f))

@@ -263,8 +263,10 @@ def model_at(keys: list[str], in_plugin: bool) -> type[BaseModel] | None:
     if not in_plugin:
         return PluginsFile if len(names) == 1 else None
     path = tuple(names[:-1])
-    return {(): PluginEntry, ("resources",): ResourcesSpec, ("volumes",): VolumeSpec,
-            ("resources", "gpu"): GpuSpec, ("samples",): SampleCall, ("ci",): CiSpec}.get(path)
+    models: dict[tuple[str, ...], type[BaseModel]] = {
+        (): PluginEntry, ("resources",): ResourcesSpec, ("volumes",): VolumeSpec,
+        ("resources", "gpu"): GpuSpec, ("samples",): SampleCall, ("ci",): CiSpec}
+    return models.get(path)
 
 
 def load_plugins_file(path: Path) -> PluginsFile:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from cjm_docker.spec.location import Location
 
@@ -29,7 +30,7 @@ _UNION_NOISE = ("bool_type", "int_type", "string_type", "float_type", "model_typ
                 "bool_parsing", "int_parsing", "float_parsing", "is_instance_of")
 
 
-def _error_key(error: dict[str, Any], raw_plugins: Any) -> tuple[str | None, list[str]]:
+def _error_key(error: ErrorDetails, raw_plugins: Any) -> tuple[str | None, list[str]]:
     loc = list(error["loc"])
     plugin = None
     if len(loc) >= 2 and loc[0] == "plugins" and isinstance(loc[1], int):
@@ -47,7 +48,7 @@ def _key_text(keys: list[str]) -> str | None:
     return ".".join(keys).replace(".[", "[") or None
 
 
-def _message(error: dict[str, Any], raw_plugins: Any, path: Path, model_at: ModelAt) -> str:
+def _message(error: ErrorDetails, raw_plugins: Any, path: Path, model_at: ModelAt) -> str:
     plugin, keys = _error_key(error, raw_plugins)
     key = _key_text(keys)
     where = Location(str(path), plugin, key)

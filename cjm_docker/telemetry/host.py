@@ -29,8 +29,10 @@ class HostMonitor:
 
     def __init__(self, psutil_module: Any | None = None):
         if psutil_module is None:
-            import psutil as psutil_module
-        self._psutil = psutil_module
+            import psutil
+
+            psutil_module = psutil
+        self._psutil: Any = psutil_module
         # psutil's non-blocking cpu_percent measures since its previous call; the first call
         # only sets the baseline, so make it here rather than report a meaningless 0.0 later.
         self._psutil.cpu_percent(interval=None)

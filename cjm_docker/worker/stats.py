@@ -48,10 +48,13 @@ class ProcessStats:
                 "memory_rss_mb": rss / _MIB, "num_threads": threads, "busy": busy}
 
     def _tree(self) -> list[Any]:
+        process = self._process
+        if process is None:  # no psutil in this image
+            return []
         try:
-            return [self._process, *self._process.children(recursive=True)]
+            return [process, *process.children(recursive=True)]
         except psutil.Error:
-            return [self._process]
+            return [process]
 
     def _tree_cpu_seconds(self, processes: list[Any] | None = None) -> float:
         if self._process is None:
