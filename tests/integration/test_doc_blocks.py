@@ -64,6 +64,7 @@ def take_down(work: Path, env: dict[str, str]) -> None:
                        capture_output=True, timeout=300)
 
 
+@pytest.mark.timeout(1800)  # a walkthrough may build images (cache hits when others built them)
 @pytest.mark.parametrize("path", RUN_FILES, ids=lambda p: str(p.relative_to(REPO)))
 def test_doc_blocks_run(path: Path, tmp_path: Path, request) -> None:
     blocks = [b for b in read_blocks(path) if b.runs and b.language != "yaml"]

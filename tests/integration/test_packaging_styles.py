@@ -37,6 +37,7 @@ def test_there_is_one_fixture_per_style():
                            "src-layout", "hatchling", "flit-core", "poetry-core", "pdm-backend"}
 
 
+@pytest.mark.timeout(1800)  # the first one waits for the nine builds
 @pytest.mark.parametrize("style", STYLES)
 def test_style_builds_and_executes(style: str, packaging_install, data_dir: Path) -> None:
     manifest = data_dir / "manifests" / f"cjm-pkg-{style}.json"
