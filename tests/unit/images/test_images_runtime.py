@@ -32,8 +32,14 @@ def _module_file(module: str, root: Path) -> str | None:
 
 def _imports(path: Path, package: str) -> set[str]:
     tree = ast.parse(path.read_text())
+    # `if TYPE_CHECKING:` imports never run: only type checkers read them
+    type_only = {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
+                 and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+                 for stmt in node.body for inner in ast.walk(stmt)}
     found: set[str] = set()
     for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
