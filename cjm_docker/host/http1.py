@@ -138,7 +138,7 @@ class Http1Client:
             try:
                 connection.sock.settimeout(timeout)
                 connection.sock.sendall(payload)
-                if not small:
+                if not small and content is not None:
                     connection.sock.sendall(content)
             except TimeoutError:
                 connection.close()

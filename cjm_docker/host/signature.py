@@ -21,7 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cjm_docker import naming
 from cjm_docker.errors import PluginArgumentError
 
-_KINDS = {kind.name: kind for kind in type(inspect.Parameter.POSITIONAL_ONLY)}
+_KINDS = {kind.name: kind for kind in (
+    inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.KEYWORD_ONLY,
+    inspect.Parameter.VAR_KEYWORD)}
 _OPTIONAL = re.compile(r"^(?:Optional\[(?P<a>\w+)\]|(?P<b>\w+) \| None|None \| (?P<c>\w+))$")
 _SIMPLE = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
 
