@@ -5,11 +5,12 @@ Parsing is pure (``parse_gpus``, ``parse_processes``) so it is tested on capture
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
 
-from cjm_docker.telemetry.gpu import GpuInfo, GpuProcess
+from cjm_docker.telemetry.gpu import GpuInfo, GpuProcess, MigDevice
 
 GPU_FIELDS = ("index", "uuid", "name", "memory.total", "memory.used", "memory.free",
               "utilization.gpu", "temperature.gpu")
@@ -56,6 +57,26 @@ def parse_processes(text: str, gpus: list[GpuInfo]) -> list[GpuProcess]:
     return processes
 
 
+_GPU_LINE = re.compile(r"^GPU (\d+): (.*) \(UUID: (GPU-[^)]+)\)")
+_MIG_LINE = re.compile(r"^\s+MIG (\S+)\s+Device\s+(\d+): \(UUID: (MIG-[^)]+)\)")
+
+
+def parse_mig_list(text: str) -> list[MigDevice]:
+    """MIG devices from ``nvidia-smi -L`` (each listed under its GPU's line)."""
+    found: list[MigDevice] = []
+    parent: tuple[int, str] | None = None
+    for line in text.splitlines():
+        gpu = _GPU_LINE.match(line)
+        if gpu:
+            parent = (int(gpu.group(1)), gpu.group(2).strip())
+            continue
+        mig = _MIG_LINE.match(line)
+        if mig and parent is not None:
+            found.append(MigDevice(parent[0], int(mig.group(2)), mig.group(3),
+                                   f"{parent[1]} MIG {mig.group(1)}"))
+    return found
+
+
 def _run(argv: list[str]) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=10).stdout
 
@@ -90,6 +111,15 @@ class NvidiaSmiProvider:
     def gpus(self) -> list[GpuInfo]:
         text = self._query(f"--query-gpu={','.join(GPU_FIELDS)}")
         return parse_gpus(text) if text else []
+
+    def mig_devices(self) -> list[MigDevice]:
+        """MIG devices as ``nvidia-smi -L`` lists them ([] without MIG or nvidia-smi)."""
+        if not self.executable:
+            return []
+        try:
+            return parse_mig_list(self._run([self.executable, "-L"]))
+        except (OSError, subprocess.SubprocessError):
+            return []
 
     def processes(self) -> list[GpuProcess]:
         text = self._query(f"--query-compute-apps={','.join(APP_FIELDS)}")

@@ -177,3 +177,25 @@ def test_the_engine_is_sent_the_request(engine_name, ids, host_config, env):
         assert sent["host_config"][key] == value
     assert "Runtime" in host_config or "Runtime" not in sent["host_config"]
     assert sent["environment"] == {"A": "1", **env}
+
+
+SMI_LIST = """\
+GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-a2f4c0de-0000-4c1b-9f3e-000000000000)
+  MIG 3g.20gb     Device  0: (UUID: MIG-3e9c7a41-9a0d-5b43-a2c1-7d1b9f0e0001)
+  MIG 2g.10gb     Device  1: (UUID: MIG-3e9c7a41-9a0d-5b43-a2c1-7d1b9f0e0002)
+GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-a2f4c0de-0000-4c1b-9f3e-000000000001)
+"""
+
+
+def test_mig_devices_from_nvidia_smi_where_nvml_cannot_be_loaded():
+    from cjm_docker.telemetry import NvidiaSmiProvider
+    from cjm_docker.telemetry.nvidia_smi import parse_mig_list
+
+    migs = parse_mig_list(SMI_LIST)
+    assert [(m.parent_index, m.mig_index, m.uuid) for m in migs] == [(0, 0, MIG0), (0, 1, MIG1)]
+    assert migs[1].name == "NVIDIA A100-SXM4-40GB MIG 2g.10gb"
+    provider = NvidiaSmiProvider(executable="nvidia-smi", runner=lambda argv: SMI_LIST)
+    assert provider.mig_devices() == migs
+    access = gpu_access.decide({"Runtimes": {"nvidia": {}}}, gpus=nvml("mig-a100").gpus(),
+                               migs=provider.mig_devices())
+    assert access.request([UUID0]).device_ids == (MIG0, MIG1)
