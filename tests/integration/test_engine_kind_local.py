@@ -41,3 +41,29 @@ def test_doctor_shows_the_engine_kind_and_gpu_access(tmp_path, monkeypatch):
     out = " ".join(proc.stdout.split())
     assert "engine kind" in out and "local Linux engine, unix transport" in out
     assert "gpu access" in out
+
+
+def test_gpu_requests_reach_the_real_engine_in_both_shapes_and_leave_nothing(engine):
+    """Without a GPU the engine refuses both; what it names shows which request it got."""
+    import uuid
+
+    from cjm_docker import labels
+    from cjm_docker.engine import ContainerSpec
+    from cjm_docker.errors import EngineError
+    from cjm_docker.gpu_access import GpuAccess
+
+    access = gpu_access_for(engine, detect_gpu_provider(), CjmConfig())
+    if access.available:
+        pytest.skip("this engine can hand GPUs over: bench/gpu_check.py is the check here")
+    image = next((t for i in engine.list_images() for t in i.get("RepoTags") or []
+                  if t.startswith("cjm-docker/base-python")), None)
+    if image is None:
+        pytest.skip("no base image (cjm-ctl setup-runtime)")
+    for mode, named in ((GpuMode.RUNTIME, '"nvidia"'), (GpuMode.CDI, "cdi")):
+        request = GpuAccess(mode, "asked for in a test").request(["0"])
+        name = f"cjm-gputest-{uuid.uuid4().hex[:8]}"
+        with pytest.raises(EngineError) as info:
+            engine.create_and_start(ContainerSpec(image=image, name=name, command=["true"],
+                                                  gpus=request, labels={labels.MANAGED: "true"}))
+        assert named in str(info.value)
+        assert [c for c in engine.list_containers({labels.MANAGED: "true"}) if c.name == name] == []
