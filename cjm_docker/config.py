@@ -119,6 +119,8 @@ class CjmConfig(BaseModel):
     plugins_config: Path = Path("plugins.yaml")
     models_dir: Path | None = None
     runtime_dir: Path | None = None
+    # Manifest folders searched after the data dir's, on the user's word only (docs/security.md).
+    manifest_search_paths: list[Path] = Field(default_factory=list)
     docker: DockerSettings = Field(default_factory=DockerSettings)
 
     @property
@@ -173,6 +175,10 @@ def _resolve_relative(data: dict[str, Any], base: Path) -> None:
         if data.get(key):
             p = Path(str(data[key])).expanduser()
             data[key] = p if p.is_absolute() else (base / p).resolve()
+    if isinstance(data.get("manifest_search_paths"), list):
+        data["manifest_search_paths"] = [
+            p if p.is_absolute() else (base / p).resolve()
+            for p in (Path(str(item)).expanduser() for item in data["manifest_search_paths"])]
     certs = (data.get("docker") or {}).get("ca_certificates")
     if certs:
         data["docker"]["ca_certificates"] = [

@@ -3,7 +3,8 @@
     CjmDockerError                     root: catch this to catch everything of ours
     ├── ConfigError                    cjm.yaml / CJM_* variables / CLI flags are invalid
     ├── SpecError                      plugins.yaml or an environment spec is invalid
-    │   └── UnknownPluginError         a name that plugins.yaml / the manifests do not list
+    │   ├── UnknownPluginError         a name that plugins.yaml / the manifests do not list
+    │   └── InvalidNameError           a plugin name breaks the one name rule (a ValueError)
     ├── EngineError                    the Docker engine refused or is unreachable
     │   └── EngineUnavailableError     no engine answers at all
     ├── ImageError                     anything on the image side
@@ -73,6 +74,11 @@ class SpecError(CjmDockerError):
 
 class UnknownPluginError(SpecError):
     """A plugin name that is neither in plugins.yaml nor among the manifests."""
+
+
+class InvalidNameError(SpecError, ValueError):
+    """A plugin name (from a file, a plugin's metadata, the API or the CLI) breaks the name
+    rule of ``cjm_docker.naming``, or a path built from it would leave its folder."""
 
 
 class EngineError(CjmDockerError):

@@ -14,9 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cjm_docker.errors import ManifestError
+from cjm_docker.name_rule import name_problem, path_for
 
 
 class VolumeMount(BaseModel):
@@ -82,6 +83,15 @@ class Manifest(BaseModel):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     cjm_docker_version: str = ""
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        # The plugin chose this name (its metadata): it becomes a path only past the one rule.
+        problem = name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
     def to_json(self) -> str:
         """Stable JSON (sorted keys), as written to disk and into the image label."""
         return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2, sort_keys=True)
@@ -113,7 +123,7 @@ def read_manifest(path: Path) -> Manifest:
 def write_manifest(manifest: Manifest, manifests_dir: Path) -> Path:
     """Write ``<manifests_dir>/<name>.json`` atomically; returns the path."""
     manifests_dir.mkdir(parents=True, exist_ok=True)
-    path = manifests_dir / f"{manifest.name}.json"
+    path = path_for(manifests_dir, manifest.name, ".json")
     fd, tmp = tempfile.mkstemp(dir=manifests_dir, prefix=f".{manifest.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
         fh.write(manifest.to_json() + "\n")

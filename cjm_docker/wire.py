@@ -47,6 +47,9 @@ TOKEN_NAME = "token"
 LEASE_NAME = "lease"
 LOG_NAME = "worker.log"
 
+# The worker's exit status when its host lease expired (the host says "lease expired").
+EXIT_LEASE_EXPIRED = 4
+
 
 class WorkerState(str, Enum):
     """Lifecycle of a worker, as /health reports it."""

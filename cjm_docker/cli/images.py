@@ -23,7 +23,7 @@ from cjm_docker.cli.output import (
     say,
     table,
 )
-from cjm_docker.cli.root import app, state
+from cjm_docker.cli.root import app, plugin_name, plugin_names, state
 from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import Engine
 from cjm_docker.errors import BaseImageMissingError, CjmDockerError, ConfigError
@@ -33,7 +33,8 @@ from cjm_docker.spec.resolve import PluginSpec, host_python_version, load_specs
 
 PluginsOption = Annotated[Path | None, typer.Option(
     "--plugins", help="plugins.yaml (default: plugins_config from cjm.yaml, else ./plugins.yaml).")]
-NameArgument = Annotated[str, typer.Argument(help="plugins.yaml name or manifest name.")]
+NameArgument = Annotated[str, typer.Argument(help="plugins.yaml name or manifest name.",
+                                             callback=plugin_name)]
 
 
 def _confirm(question: str) -> None:
@@ -131,7 +132,7 @@ def install_all(
     plugins: PluginsOption = None,
     force: Annotated[bool, typer.Option("--force/--no-force", help="Rebuild even when current.")] = False,
     plugin: Annotated[list[str] | None, typer.Option(
-        "--plugin", "-p", help="Only this plugin (repeatable).")] = None,
+        "--plugin", "-p", help="Only this plugin (repeatable).", callback=plugin_names)] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every build step.")] = False,
 ) -> None:
@@ -222,7 +223,8 @@ def setup_host(
 @app.command("estimate-size")
 def estimate_size(
     plugins: PluginsOption = None,
-    plugin: Annotated[list[str] | None, typer.Option("--plugin", "-p", help="Only this plugin.")] = None,
+    plugin: Annotated[list[str] | None, typer.Option("--plugin", "-p", help="Only this plugin.",
+                                                                 callback=plugin_names)] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Per-package sizes.")] = False,
     raw: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cjm_docker.config import load_config, set_config
+from cjm_docker.name_rule import name_problem
 
 app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
                   help="cjm-docker: every plugin in its own container image, one host API.")
@@ -22,6 +23,22 @@ class CliState:
 
 
 state = CliState()
+
+
+def plugin_name(value: str | None) -> str | None:
+    """Typer callback: a plugin name given on the command line passes the one name rule."""
+    if value is not None:
+        problem = name_problem(value)
+        if problem is not None:
+            raise typer.BadParameter(problem)
+    return value
+
+
+def plugin_names(values: list[str] | None) -> list[str] | None:
+    """``plugin_name`` for a repeatable option."""
+    for value in values or ():
+        plugin_name(value)
+    return values
 
 
 @app.callback()

@@ -223,6 +223,11 @@ class AttachedWorker:
         """Folders the deployment mounts at the same absolute path as on this host."""
         return list(self.attachment.visible_roots)
 
+    def exchange_folder(self) -> Path | None:
+        """None: a deployment shares the data dir's exchange folder between its services (the
+        deployment's own choice, see docs/security.md)."""
+        return None
+
     def crash_error(self, during: str) -> CjmDockerError | None:
         """Explain a call that broke after it was sent; None when its replica still answers."""
         failure = ReplicaSetClient.take_failure()

@@ -1,21 +1,20 @@
 """Call arguments on their way into a container: files cross by mount, never through HTTP.
 
-A ``FileBackedDTO`` writes itself to a file; that file is linked (or copied) into the exchange
-folder, which is mounted at the same absolute path in every container, and only the path string
-crosses the wire. A ``Path`` argument must already lie in a folder the container can see.
+A ``FileBackedDTO`` writes itself to a file; a private link or copy of it is placed in the
+container's own exchange folder (see ``cjm_docker.host.exchange``), mounted read-only at the
+same absolute path in that container only, and only the path string crosses the wire. A
+``Path`` argument must already lie in a folder the container can see.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path, PurePath
 from typing import Any
 
 from cjm_docker.errors import ArgumentError, PathNotVisibleError, PluginError
+from cjm_docker.host.exchange import call_started, place
 from cjm_docker.interface import FileBackedDTO
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -48,8 +47,10 @@ class _Refused(Exception):
 class PreparedCall:
     """Arguments ready for the wire, plus the exchange files to delete after the call."""
 
-    def __init__(self, exchange: Path, visible: Sequence[Path], plugin: str):
+    def __init__(self, exchange: Path, visible: Sequence[Path], plugin: str,
+                 exchange_root: Path | None = None):
         self.exchange = exchange
+        self.exchange_root = exchange_root or exchange
         self._visible = visible
         self.plugin = plugin
         self.created: list[Path] = []
@@ -94,7 +95,8 @@ class PreparedCall:
         if isinstance(value, PurePath):
             return self._visible_path(Path(value))
         if isinstance(value, FileBackedDTO) and not isinstance(value, type):
-            return self._exchange_file(Path(value.to_temp_file()))
+            since = call_started()
+            return self._exchange_file(Path(value.to_temp_file()), since)
         if isinstance(value, (list, tuple)):
             items = []
             for index, item in enumerate(value):
@@ -130,24 +132,20 @@ class PreparedCall:
             plugin=self.plugin,
             hint=f"Pass files as FileBackedDTO objects, or put them under one of: {roots}.")
 
-    def _exchange_file(self, source: Path) -> str:
-        source = source.resolve()
-        if any(root in source.parents for root in self.visible):
-            return str(source)
-        self.exchange.mkdir(parents=True, exist_ok=True)
-        target = self.exchange / f"{uuid.uuid4().hex}-{source.name}"
+    def _exchange_file(self, source: Path, since_ns: int) -> str:
+        if not source.is_absolute():
+            source = source.absolute()
+        if any(root in source.resolve().parents for root in self.visible):
+            return str(source.resolve())   # already where the container reads it
         try:
-            try:
-                os.link(source, target)   # same filesystem: instant, whatever the size
-            except OSError:
-                shutil.copyfile(source, target)
-            os.chmod(target, 0o644)
-        except OSError as exc:   # e.g. the exchange folder is full: leave no partial copy
-            target.unlink(missing_ok=True)
+            self.exchange.mkdir(mode=0o700, parents=True, exist_ok=True)
+            target = place(source, since_ns, self.exchange, self.exchange_root)
+        except OSError as exc:   # e.g. the exchange folder is full: no partial copy is left
             raise PluginError(
-                f"Cannot place {source} in the exchange folder {self.exchange}: {exc}",
-                plugin=self.plugin,
-                hint="Free space in the exchange folder (the data dir's exchange/).") from exc
+                f"Cannot place {source} in the exchange folder {self.exchange} of plugin "
+                f"'{self.plugin}': {exc.strerror or exc}.", plugin=self.plugin,
+                hint="Free space in the data dir's exchange/ folder, and check that the file "
+                     "exists.") from exc
         self.created.append(target)
         return str(target)
 

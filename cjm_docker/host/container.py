@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,16 @@ from cjm_docker.host.exits import exit_recorder
 from cjm_docker.host.lease import lease_keeper
 from cjm_docker.host.owner import Owner
 from cjm_docker.host.readiness import ReadinessWait
-from cjm_docker.host.runtime_folder import RuntimeFolder, container_user, give_to_container
+from cjm_docker.host.runtime_folder import (
+    RuntimeFolder,
+    container_user,
+    give_to_container,
+    read_untrusted,
+    untrusted_size,
+)
 from cjm_docker.host.transport import WorkerAddress, WorkerClient, WorkerUnreachable
 from cjm_docker.manifest import Manifest
+from cjm_docker.name_rule import path_for
 
 TCP_PORT = 8000
 
@@ -40,20 +48,31 @@ def _docker_name(text: str) -> str:
 class PluginMounts:
     """The host folders a plugin container sees, each at the same absolute path inside."""
 
-    data_root: Path       # CJM_DATA_DIR: parent of the plugin's own folder
+    data_root: Path       # CJM_DATA_DIR: parent of the plugin's own folder (not mounted)
     plugin_data: Path     # CJM_PLUGIN_DATA_DIR: persistent, this plugin only
-    exchange: Path        # FileBackedDTO files
+    exchange: Path        # FileBackedDTO files in transit to this container only (read-only)
     models: Path | None   # CJM_MODELS_DIR, shared
 
     @classmethod
-    def for_plugin(cls, config: CjmConfig, plugin: str) -> PluginMounts:
-        mounts = cls(config.plugin_data_dir, config.plugin_data_dir / plugin, config.exchange_dir,
-                     config.models_dir)
-        for folder in (mounts.plugin_data, mounts.exchange, mounts.models):
+    def for_plugin(cls, config: CjmConfig, plugin: str, container: str) -> PluginMounts:
+        """The folders of plugin ``plugin`` running as container ``container``; both names
+        pass the name rule and their folders stay in their roots."""
+        mounts = cls(config.plugin_data_dir, path_for(config.plugin_data_dir, plugin),
+                     path_for(config.exchange_dir, container), config.models_dir)
+        for folder in (mounts.plugin_data, mounts.models):
             if folder is not None and not folder.exists():
                 folder.mkdir(parents=True, exist_ok=True)
                 give_to_container(folder)
         return mounts
+
+    def create_exchange(self) -> None:
+        """This container's exchange folder: the host's, readable (never writable) by the
+        container's user, which sees it through a read-only mount."""
+        self.exchange.parent.mkdir(parents=True, exist_ok=True)
+        self.exchange.mkdir(mode=0o700)
+        if os.getuid() == 0:   # the container runs as another user: let its group read
+            os.chown(self.exchange, 0, container_user()[1], follow_symlinks=False)
+            os.chmod(self.exchange, 0o750)
 
     def visible_roots(self) -> list[Path]:
         """Folders whose files the container can open by the same path."""
@@ -71,8 +90,9 @@ class PluginContainer:
         self.owner = owner
         self.session = session
         self.id: str | None = None
-        self.name = _docker_name(f"cjm-{manifest.name}-{session}-{uuid.uuid4().hex[:4]}")
-        self.mounts = PluginMounts.for_plugin(config, manifest.name)
+        # The name also names the runtime folder: kept short so the socket path stays valid.
+        self.name = _docker_name(f"cjm-{manifest.name[:32]}-{session}-{uuid.uuid4().hex[:4]}")
+        self.mounts = PluginMounts.for_plugin(config, manifest.name, self.name)
         self.folder: RuntimeFolder | None = None
         self.client: WorkerClient | None = None
         self.health: dict = {}
@@ -96,8 +116,9 @@ class PluginContainer:
         folder, token = RuntimeFolder.create(self.config.resolved_runtime_dir, self.name)
         self.folder = folder
         try:
+            self.mounts.create_exchange()
             self.id = self.engine.create_and_start(self._spec(folder, gpus))
-            lease_keeper(self.config.docker.lease_timeout).add(folder.lease_file)
+            lease_keeper(self.config.docker.lease_timeout).add(folder.path, self.id)
             self.client = WorkerClient(self._address(), token, self.manifest.name,
                                        max_answer_bytes=self.config.docker.max_answer_bytes)
             self.health = self._wait_ready(self.client)
@@ -122,7 +143,14 @@ class PluginContainer:
                "HOME": "/tmp", "PYTHONUNBUFFERED": "1"}
         if self.mounts.models is not None:
             env[envvars.PLUGIN_MODELS_DIR] = str(self.mounts.models)
-        binds = [BindMount(str(p), str(p)) for p in (folder.path, *self.mounts.visible_roots())]
+        # Writable: run/ (socket, log) and the plugin's data; read-only: token, lease, and the
+        # files in transit to it. The runtime folder itself and the exchange root are not seen.
+        binds = [BindMount(str(folder.run), str(folder.run)),
+                 *(BindMount(str(p), str(p), read_only=True) for p in folder.read_only_files()),
+                 BindMount(str(self.mounts.plugin_data), str(self.mounts.plugin_data)),
+                 BindMount(str(self.mounts.exchange), str(self.mounts.exchange), read_only=True)]
+        if self.mounts.models is not None:
+            binds.append(BindMount(str(self.mounts.models), str(self.mounts.models)))
         binds += [BindMount(v.source, v.target, v.read_only) for v in settings.volumes]
         uid, gid = profile_of(self.engine).container_user(os.getuid(), os.getgid(),
                                                           container_user())
@@ -205,6 +233,10 @@ class PluginContainer:
         """Folders whose files the container can open by the same absolute path."""
         return self.mounts.visible_roots()
 
+    def exchange_folder(self) -> Path:
+        """This container's own exchange folder (read-only inside)."""
+        return self.mounts.exchange
+
     def state(self) -> ContainerState | None:
         """The engine's view of the container (None once it is gone)."""
         return self.engine.container_state(self.id) if self.id else None
@@ -221,24 +253,15 @@ class PluginContainer:
 
     def log_position(self) -> int:
         """The current end of the worker's log file (to slice one call's lines later)."""
-        try:
-            return self.folder.log_file.stat().st_size if self.folder else 0
-        except OSError:
-            return 0
+        return untrusted_size(self.folder.log_file) if self.folder else 0
 
     def read_log_since(self, position: int, end: int | None = None) -> str:
-        """What the worker logged between two ``log_position()`` marks (one call's lines)."""
+        """What the worker logged between two ``log_position()`` marks (one call's lines, at
+        most ``LOG_READ_LIMIT`` bytes); the log is the container's file, read without
+        following links."""
         if self.folder is None:
             return ""
-        try:
-            with open(self.folder.log_file, "rb") as fh:
-                size = fh.seek(0, 2)
-                start = position if position <= size else 0  # the log rotated: take what is there
-                fh.seek(start)
-                data = fh.read((end if end is not None and end >= start else size) - start)
-        except OSError:
-            return ""
-        return data.decode("utf-8", "replace")
+        return read_untrusted(self.folder.log_file, position, end).decode("utf-8", "replace")
 
     def crash_error(self, during: str, settle: float = 2.0) -> CjmDockerError | None:
         """If the container died, the error that says how; None when it still runs.
@@ -250,10 +273,17 @@ class PluginContainer:
         if self.id is None:
             return None
         ended = self.exits.exit_of(self.id, wait=settle)
-        if ended is None:
+        stopped = self.folder.stop_reason() if self.folder else None
+        if stopped is not None:
+            reason = f"cjm-docker stopped it: {stopped}"
+        elif ended is None:
             if self.state() is not None:
                 return None
             reason = "its container was removed from outside"
+        elif ended.exit_code == wire.EXIT_LEASE_EXPIRED:
+            reason = (f"its host lease expired (not renewed for "
+                      f"{self.config.docker.lease_timeout:g} s; was the lease renewer process "
+                      "stopped or the machine asleep?), so its worker shut down")
         elif ended.oom_killed:
             reason = "the kernel's out-of-memory killer stopped it (raise resources.memory)"
         elif ended.exit_code == 137:
@@ -281,10 +311,12 @@ class PluginContainer:
             self.client.close()
             self.client = None
         if self.folder is not None:
-            lease_keeper(self.config.docker.lease_timeout).discard(self.folder.lease_file)
+            lease_keeper(self.config.docker.lease_timeout).discard(self.folder.path)
         if self.id:
             self.engine.remove_container(self.id, force=True)
             self.exits.forget(self.id)
             self.id = None
         if self.folder is not None:
             self.folder.remove()
+        # The exchange folder is the host's and read-only inside: rmtree works on descriptors.
+        shutil.rmtree(self.mounts.exchange, ignore_errors=True)

@@ -25,6 +25,10 @@ class WorkerHandle(Protocol):
     def visible_roots(self) -> list[Path]:
         """Folders whose files the worker can open by the same absolute path."""
 
+    def exchange_folder(self) -> Path | None:
+        """Where files in transit to this worker are placed (seen at the same path inside);
+        None: the data dir's shared exchange folder (deployments)."""
+
     def crash_error(self, during: str) -> CjmDockerError | None:
         """The error explaining a broken connection, or None when the worker still runs."""
 

@@ -1,53 +1,77 @@
-"""The host's side of the lease: it keeps touching each worker's lease file.
+"""The host's side of the lease: a renewer process keeps each worker's lease file fresh.
 
-A container cannot watch the host's pid, so the worker watches a file the host renews; when the
-host dies (even by SIGKILL) the renewals stop and every worker exits within its lease timeout.
-One daemon thread serves all containers of the process.
+A container cannot watch the host's pid, so the worker watches a file the host renews; the file
+is read-only inside the container, so only the host can renew it. The renewing is done by
+``cjm_docker.host.lease_renewer``, a process of its own started once per host process, so that
+a host that computes for a minute holding the interpreter lock, or is suspended, does not get
+its plugins killed. When the host dies its pipe to the renewer closes and the renewer stops the
+host's containers (see that module).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 
 class LeaseKeeper:
-    """Renews lease files every ``interval`` seconds on a daemon thread."""
+    """Tells this process's renewer which runtime folders to renew, every ``interval`` s."""
 
     def __init__(self, interval: float):
         self.interval = interval
-        self._paths: set[Path] = set()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._wake = threading.Event()
+        self._renewer: subprocess.Popen[bytes] | None = None
+        self._owner_pid = 0
+        self._folders: dict[Path, str] = {}
 
-    def add(self, path: Path) -> None:
-        """Start renewing ``path`` (renewed once at once)."""
-        path.touch()
+    def _send(self, line: str) -> None:
+        # Caller holds the lock. A renewer that died (killed by hand) is replaced, and told
+        # every folder it must renew.
+        renewer = self._renewer
+        if renewer is None or renewer.poll() is not None or self._owner_pid != os.getpid():
+            renewer = self._start()
+            for folder, container_id in self._folders.items():
+                self._write(renewer, f"add\t{container_id}\t{folder}")
+        self._write(renewer, line)
+
+    @staticmethod
+    def _write(renewer: subprocess.Popen[bytes], line: str) -> None:
+        assert renewer.stdin is not None
+        with contextlib.suppress(OSError):
+            renewer.stdin.write(line.encode() + b"\n")
+            renewer.stdin.flush()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        # Its own session: a Ctrl-C or a signal to the host's process group leaves it running
+        # until it has stopped what the host leaves behind.
+        self._renewer = subprocess.Popen(
+            [sys.executable, "-m", "cjm_docker.host.lease_renewer", str(os.getpid()),
+             str(self.interval)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True)
+        self._owner_pid = os.getpid()
+        return self._renewer
+
+    def add(self, folder: Path, container_id: str) -> None:
+        """Start renewing ``folder``'s lease (renewed once at once, by this process)."""
+        with contextlib.suppress(OSError):
+            fd = os.open(folder / "lease", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.utime(fd)
+            finally:
+                os.close(fd)
         with self._lock:
-            self._paths.add(path)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="cjm-lease", daemon=True)
-                self._thread.start()
+            self._folders[folder] = container_id
+            self._send(f"add\t{container_id}\t{folder}")
 
-    def discard(self, path: Path) -> None:
-        """Stop renewing ``path``."""
+    def discard(self, folder: Path) -> None:
+        """Stop renewing ``folder``'s lease."""
         with self._lock:
-            self._paths.discard(path)
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self.interval)
-            with self._lock:
-                paths = list(self._paths)
-            for path in paths:
-                try:
-                    os.utime(path)
-                except FileNotFoundError:
-                    self.discard(path)
-                except OSError:
-                    pass
+            if self._folders.pop(folder, None) is not None and self._renewer is not None:
+                self._write(self._renewer, f"drop\t{folder}")
 
 
 _keepers: dict[float, LeaseKeeper] = {}

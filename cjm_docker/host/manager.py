@@ -35,6 +35,7 @@ from cjm_docker.host.proxy import RemotePluginProxy
 from cjm_docker.host.resources import ResourceBroker
 from cjm_docker.manifest import parse_manifest
 from cjm_docker.metadata import PluginMeta
+from cjm_docker.name_rule import check_name
 from cjm_docker.scheduling import PermissiveScheduler, ResourceScheduler
 
 if TYPE_CHECKING:
@@ -48,8 +49,10 @@ class PluginManager:
 
     Args:
         plugin_interface: kept for 0.0.x compatibility (unused).
-        search_paths: manifest folders, first wins (default ``./.cjm/manifests``, then the data
-            dir's ``manifests/``).
+        search_paths: manifest folders, first wins (default: the data dir's ``manifests/``,
+            then cjm.yaml's ``manifest_search_paths``). Manifests from any folder but the data
+            dir's are held to the rules of docs/security.md (no system folders, no host
+            network).
         scheduler: admission policy (default ``PermissiveScheduler``).
         config: cjm-docker configuration (default: the current one).
         engine: the Docker engine (default: from the environment, connected on first use).
@@ -61,7 +64,8 @@ class PluginManager:
         self.config = config or get_config()
         self.plugin_interface = plugin_interface
         self.search_paths = [Path(p) for p in search_paths] if search_paths is not None \
-            else default_search_paths(self.config.manifests_dir)
+            else default_search_paths(self.config.manifests_dir,
+                                      self.config.manifest_search_paths)
         self.scheduler = scheduler or PermissiveScheduler()
         self.session = new_session_id()
         self.discovered: list[PluginMeta] = []
@@ -87,7 +91,9 @@ class PluginManager:
 
     def discover_manifests(self) -> list[PluginMeta]:
         """Read the manifests of every search path (sorted; a name's first manifest wins)."""
-        self.discovered, self.discovery_errors = discover(self.search_paths)
+        self.discovered, self.discovery_errors = discover(
+            self.search_paths, trusted=self.config.manifests_dir,
+            private=(self.config.data_dir, self.config.resolved_runtime_dir))
         return self.discovered
 
     def get_discovered_meta(self, name: str) -> PluginMeta | None:
@@ -128,7 +134,9 @@ class PluginManager:
 
     def _resolve_meta(self, meta_or_name: PluginMeta | str) -> PluginMeta:
         if isinstance(meta_or_name, PluginMeta):
+            check_name(meta_or_name.name, source=f"name of plugin {meta_or_name.name!r}")
             return meta_or_name
+        check_name(meta_or_name, source="plugin name given to load_plugin")
         if not self.discovered:
             self.discover_manifests()
         meta = self.get_discovered_meta(meta_or_name)

@@ -76,7 +76,9 @@ class RemotePluginProxy(PluginInterface):
         body = plain_body(args, kwargs)
         if body is not None:  # the hot path: no paths to resolve, no files to place
             return body, None
-        call = PreparedCall(self.config.exchange_dir, self.container.visible_roots(), self.name)
+        call = PreparedCall(self.container.exchange_folder() or self.config.exchange_dir,
+                            self.container.visible_roots(), self.name,
+                            exchange_root=self.config.exchange_dir)
         return call.body(args, kwargs), call
 
     def _crashed(self, exc: WorkerUnreachable, during: str) -> CjmDockerError:

@@ -38,6 +38,7 @@ from cjm_docker.images.inventory import ImageStatus, Inventory
 from cjm_docker.images.render import BuildPlan, RenderSettings, render_plan
 from cjm_docker.images.runtime import render_settings
 from cjm_docker.manifest import Manifest, write_manifest
+from cjm_docker.name_rule import path_for
 from cjm_docker.spec.resolve import PluginSpec
 from cjm_docker.spec.sources import PackageKind
 
@@ -237,7 +238,7 @@ class ImageBuilder:
         `docker image prune` are the explicit ways to free the space).
         """
         if previous is not None and previous.name != current.name:
-            (self.config.manifests_dir / f"{previous.name}.json").unlink(missing_ok=True)
+            path_for(self.config.manifests_dir, previous.name, ".json").unlink(missing_ok=True)
 
 
 def large_context_warning(spec: PluginSpec, plan: BuildPlan) -> str:

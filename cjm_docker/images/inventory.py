@@ -13,6 +13,7 @@ from cjm_docker.config import CjmConfig
 from cjm_docker.engine import Engine
 from cjm_docker.errors import ManifestError, UnknownPluginError
 from cjm_docker.manifest import Manifest, read_manifest
+from cjm_docker.name_rule import name_problem, path_for
 
 
 class ImageStatus(str, Enum):
@@ -114,7 +115,9 @@ class Inventory:
 
     def manifest_named(self, name: str) -> Manifest | None:
         """The manifest with this (manifest) name, if any."""
-        path = self.config.manifests_dir / f"{name}.json"
+        if name_problem(name) is not None:
+            return None
+        path = path_for(self.config.manifests_dir, name, ".json")
         if not path.is_file():
             return None
         try:

@@ -17,10 +17,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from cjm_docker.errors import SpecError
+from cjm_docker.name_rule import MAX_NAME_LENGTH, NAME_PATTERN, name_problem
 from cjm_docker.spec.location import Location
 from cjm_docker.spec.problems import describe_errors, plugin_label
 
-NAME_PATTERN = r"^[A-Za-z0-9]+(?:(?:[._]|__|-+)[A-Za-z0-9]+)*$"
 # Values that reach a Dockerfile are checked by whole-string matches (fullmatch): ``$`` in
 # re.match also accepts a trailing newline, which would start a new Dockerfile instruction.
 _ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -134,9 +134,9 @@ class PluginEntry(BaseModel):
     """One plugin in plugins.yaml."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(max_length=128,
-                      description="The plugin's name in plugins.yaml; also the image repository.",
-                      json_schema_extra={"pattern": NAME_PATTERN})
+    name: str = Field(description="The plugin's name in plugins.yaml; also the image repository.",
+                      json_schema_extra={"pattern": f"^{NAME_PATTERN}$",
+                                         "maxLength": MAX_NAME_LENGTH})
     env_name: str | None = Field(default=None, description="cjm-plugin-system's conda env name (kept; unused).")
     env_file: str | None = Field(default=None, description="environment.yml: a path or an http(s) URL.")
     python_version: str | float | None = Field(
@@ -163,9 +163,9 @@ class PluginEntry(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not re.fullmatch(NAME_PATTERN, value):
-            raise ValueError(f"{value!r} is not a usable name: it names the image, so use letters, "
-                             "digits and single '.', '_' or '-' between them")
+        problem = name_problem(value)
+        if problem is not None:
+            raise ValueError(f"{problem} (it names the image and the plugin's folders)")
         return value
 
     @field_validator("python_version", mode="before")

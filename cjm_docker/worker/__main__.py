@@ -7,8 +7,8 @@ Every option but --host, --log-file and --grace falls back to its ``CJM_*`` vari
 ``cjm_docker.envvars``), so an image's ENV can start the worker with no arguments. The token is
 only ever read from a file: arguments and environment show up in ``ps`` and ``docker inspect``.
 
-Exit status: 0 after SIGTERM/SIGINT/lease expiry, 2 for a usage error (including a missing or
-empty token file), 3 when the plugin cannot be imported or instantiated.
+Exit status: 0 after SIGTERM/SIGINT, 2 for a usage error (including a missing or empty token
+file), 3 when the plugin cannot be imported or instantiated, 4 when the host's lease expired.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from cjm_docker import envvars
+from cjm_docker import envvars, wire
 from cjm_docker.worker.host import PluginHost
 
 EXIT_USAGE = 2
@@ -195,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     shutdown = Shutdown(host, args.grace, on_exit=remove_socket, traceback_file=capped_log)
     if args.lease_file:
-        LeaseWatcher(args.lease_file, args.lease_timeout, shutdown.begin).start()
+        LeaseWatcher(args.lease_file, args.lease_timeout,
+                     lambda reason: shutdown.begin(reason, wire.EXIT_LEASE_EXPIRED)).start()
     log.info("pid %d serving %s:%s on %s", os.getpid(), args.module, args.class_name,
              server.describe(sock))
     server.serve(app, sock, on_signal=shutdown.on_signal, on_started=host.start_loading)

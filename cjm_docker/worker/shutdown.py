@@ -57,14 +57,19 @@ class Shutdown:
         self._began = False
         self._exited = False
         self.reason: str | None = None
+        self.code = EXIT_OK
 
     @property
     def began(self) -> bool:
         """True once shutdown started."""
         return self._began
 
-    def begin(self, reason: str) -> bool:
+    def begin(self, reason: str, code: int = EXIT_OK) -> bool:
         """Start shutting down on a background thread; later calls do nothing.
+
+        Args:
+            reason: logged first.
+            code: the exit status once cleanup is done (or its grace is over).
 
         Returns:
             True when this call started it.
@@ -74,6 +79,7 @@ class Shutdown:
                 return False
             self._began = True
             self.reason = reason
+            self.code = code
         if self._watchdog:
             with contextlib.suppress(ValueError, OSError, RuntimeError):
                 faulthandler.dump_traceback_later(
@@ -101,12 +107,12 @@ class Shutdown:
             log.exception("shutdown failed")
             finished = False
         if finished:
-            self._finish(EXIT_OK)
+            self._finish(self.code)
         # Otherwise the grace timer ends it.
 
     def _grace_over(self) -> None:
         log.warning("cleanup did not finish within %g s; exiting anyway", self.grace)
-        self._finish(EXIT_OK)
+        self._finish(self.code)
 
     def _finish(self, code: int) -> None:
         with self._lock:

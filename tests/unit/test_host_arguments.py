@@ -1,5 +1,9 @@
 """Arguments on their way into a container: FileBackedDTOs cross by the exchange folder."""
 
+import os
+import stat
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -28,17 +32,65 @@ def test_plain_values_pass_unchanged(tmp_path):
     assert call.body(("a", 1), {"b": None}) == {"args": ["a", 1], "kwargs": {"b": None}}
 
 
-def test_file_backed_dto_is_linked_into_the_exchange_folder(tmp_path):
-    source = tmp_path / "elsewhere.bin"
-    source.write_bytes(b"x" * 1000)
+class FreshTemp:
+    """A well-behaved DTO: ``to_temp_file`` writes a new temp file each time."""
+
+    def __init__(self, folder: Path, data: bytes):
+        self.folder, self.data = folder, data
+
+    def to_temp_file(self) -> str:
+        fd, path = tempfile.mkstemp(dir=self.folder)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(self.data)
+        return path
+
+
+def test_a_fresh_temp_file_is_linked_into_the_exchange_folder(tmp_path):
     call = make_call(tmp_path)
-    body = call.body((Blob(source),), {"nested": [Blob(source)]})
+    body = call.body((FreshTemp(tmp_path, b"abc"),), {"nested": [FreshTemp(tmp_path, b"d")]})
     first = Path(body["args"][0])
     assert first.parent == tmp_path / "exchange"
-    assert first.read_bytes() == source.read_bytes()
+    assert first.read_bytes() == b"abc"
+    assert first.stat().st_nlink == 2            # linked: no byte copied
     assert Path(body["kwargs"]["nested"][0]).parent == tmp_path / "exchange"
     call.discard()
-    assert not first.exists() and source.exists()
+    assert not first.exists()
+
+
+def test_an_original_file_is_copied_never_linked_or_chmodded(tmp_path):
+    """Issue 13, item 4: ``to_temp_file()`` returning the caller's own file (a 0600 key)."""
+    source = tmp_path / "key.pem"
+    source.write_bytes(b"secret" * 100)
+    source.chmod(0o600)
+    time.sleep(0.05)   # it exists before the call (by more than the kernel clock's tick)
+    before = source.stat()
+    call = make_call(tmp_path)
+    placed = Path(call.body((Blob(source),), {})["args"][0])
+    assert placed.read_bytes() == source.read_bytes()
+    assert not os.path.samefile(placed, source)             # a private copy, not the original
+    after = source.stat()
+    assert (after.st_nlink, stat.S_IMODE(after.st_mode), after.st_ctime_ns) == \
+        (1, 0o600, before.st_ctime_ns)                       # never linked, never chmod'ed
+    again = Path(make_call_again(tmp_path).body((Blob(source),), {})["args"][0])
+    assert os.path.samefile(again, placed)                  # the same private copy, reused
+    source.write_bytes(b"edited")
+    time.sleep(0.05)
+    edited = Path(make_call_again(tmp_path).body((Blob(source),), {})["args"][0])
+    assert edited.read_bytes() == b"edited"                 # an edited original: a new copy
+    call.discard()
+    assert source.exists()
+
+
+def make_call_again(tmp_path: Path) -> PreparedCall:
+    exchange = tmp_path / "exchange"
+    return PreparedCall(exchange, [exchange, tmp_path / "data"], "p")
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path):
+    from cjm_docker.errors import PluginError
+
+    with pytest.raises(PluginError, match="exchange folder"):
+        make_call(tmp_path).body((Blob(tmp_path / "missing.bin"),), {})
 
 
 def test_path_inside_a_visible_folder_is_passed_as_text(tmp_path):

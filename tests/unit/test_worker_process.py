@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cjm_docker.wire import EXIT_LEASE_EXPIRED
 from tests.fixtures.worker_harness import REPO_ROOT, running_worker
 from tests.fixtures.worker_plugins import MARKER_ENV
 
@@ -193,7 +194,7 @@ def test_an_expired_lease_shuts_the_worker_down(tmp_path: Path) -> None:
         assert worker.process is not None and worker.process.poll() is None
         renewing.clear()  # the host is gone
         code, elapsed = timed(lambda: worker.wait_exit(timeout=10))
-    assert code == 0
+    assert code == EXIT_LEASE_EXPIRED   # a distinct status: the host's error says "lease expired"
     assert elapsed < 5  # 1 s timeout + a check interval + cleanup, with room for a slow CI
     assert "host lease expired after" in worker.stderr()
     assert marker.read_text() == "echo\n"
