@@ -69,10 +69,12 @@ def export(plugins: Path | None, folder: Path, *, only: list[str] | None = None,
     config = get_config()
     names = only or load_plugins_file(plugins or config.plugins_config).names()
     manifests = installed_manifests(names, config.manifests_dir)
-    engine = engine_settings(config, gpu_mode) if any(
-        m.runtime.resources.gpu is not None for m in manifests) or gpu_mode != "auto" else {}
+    table = _port_table(ports)   # every input checked before the engine is asked
+    # the container user depends on the engine (rootless Docker), the GPU layer on its GPU mode
+    engine = engine_settings(config, gpu_mode, gpus=any(
+        m.runtime.resources.gpu is not None for m in manifests))
     options = ComposeOptions.from_config(config, project=project, base_port=base_port,
-                                         ports=_port_table(ports), bind_address=bind, **engine)
+                                         ports=table, bind_address=bind, **engine)
     return write_bundle(manifests, folder, options)
 
 

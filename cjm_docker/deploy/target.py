@@ -17,11 +17,13 @@ from cjm_docker.gpu_access import GpuAccess, GpuMode, gpu_access_for
 from cjm_docker.host.runtime_folder import container_user
 
 
-def engine_settings(config: CjmConfig, gpu_mode: str = "auto") -> dict[str, Any]:
+def engine_settings(config: CjmConfig, gpu_mode: str = "auto",
+                    gpus: bool = True) -> dict[str, Any]:
     """``ComposeOptions`` fields from this machine's engine (``gpu_access``, ``user``).
 
     Args:
         gpu_mode: ``auto`` (as the engine offers GPUs), ``runtime`` or ``cdi`` (``--gpu-mode``).
+        gpus: some plugin wants a GPU (else GPU access is not asked for).
     """
     from cjm_docker.engine import Engine
     from cjm_docker.engine_kind import profile_of
@@ -31,6 +33,9 @@ def engine_settings(config: CjmConfig, gpu_mode: str = "auto") -> dict[str, Any]
     try:
         engine = Engine()
         profile = profile_of(engine)
+        uid, gid = profile.container_user(os.getuid(), os.getgid(), container_user())
+        if not gpus:
+            return {"user": f"{uid}:{gid}"}
         if gpu_mode != "auto":
             config = config.model_copy(update={"docker": config.docker.model_copy(
                 update={"gpu_mode": GpuModeSetting(gpu_mode)})})
@@ -40,5 +45,4 @@ def engine_settings(config: CjmConfig, gpu_mode: str = "auto") -> dict[str, Any]
         return {"gpu_access": GpuAccess(GpuMode.CDI, chosen)} if gpu_mode == "cdi" else {}
     if not access.usable and gpu_mode == "cdi":   # for another machine: write what was asked
         access = GpuAccess(GpuMode.CDI, chosen, access.devices)
-    uid, gid = profile.container_user(os.getuid(), os.getgid(), container_user())
     return {"gpu_access": access, "user": f"{uid}:{gid}"}

@@ -350,6 +350,7 @@ def test_compose_settings_follow_this_machines_engine(monkeypatch) -> None:
     monkeypatch.setattr(engine_module, "Engine", lambda: RecordedEngine("rootless-24.0"))
     rootless = engine_settings(CjmConfig())
     assert rootless["user"] == "0:0" and rootless["gpu_access"].mode is GpuMode.NONE
+    assert engine_settings(CjmConfig(), gpus=False) == {"user": "0:0"}   # no GPU plugin
     monkeypatch.setattr(engine_module, "Engine", lambda: RecordedEngine("cdi-discovered-28.3"))
     assert engine_settings(CjmConfig())["gpu_access"].mode is GpuMode.CDI
     assert engine_settings(CjmConfig(), "runtime")["gpu_access"].mode is GpuMode.NONE
