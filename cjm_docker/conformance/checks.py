@@ -15,6 +15,7 @@ from cjm_docker.conformance.expectations import mismatches
 from cjm_docker.errors import CjmDockerError, PluginConfigError
 from cjm_docker.host import configs
 from cjm_docker.host.proxy import RemotePluginProxy
+from cjm_docker.host.signature import check_call
 from cjm_docker.spec.plugins_file import SampleCall
 
 
@@ -177,6 +178,9 @@ class SampleCheck(Check):
         started = time.perf_counter()
         args = self.sample.args
         try:
+            # A sample that does not fit execute's signature fails with the parameters listed,
+            # not with the plugin's own TypeError.
+            check_call(ctx.meta.manifest, [], args, stream=self.sample.stream)
             if self.sample.stream:
                 result: Any = list(ctx.manager.execute_plugin_stream_sync(ctx.name, **args))
             else:

@@ -1,0 +1,1 @@
+"""cjm-example-wordcount: the example plugin of docs/plugins.md."""
