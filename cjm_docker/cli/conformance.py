@@ -11,7 +11,14 @@ import typer
 from rich.markup import escape
 
 from cjm_docker.cli.images import PluginsOption, _builder, _plugins_path
-from cjm_docker.cli.output import BuildProgress, console, err_console, print_error, print_json
+from cjm_docker.cli.output import (
+    BuildProgress,
+    console,
+    err_console,
+    print_error,
+    print_json,
+    table,
+)
 from cjm_docker.cli.root import app, state
 from cjm_docker.config import get_config
 from cjm_docker.errors import CjmDockerError, ConfigError
@@ -92,9 +99,16 @@ def test(
                      "checks": [{"check": c.check, "outcome": c.outcome.value,
                                  "seconds": round(c.seconds, 3), "message": c.message}
                                 for c in r.results]} for r in reports])
-    else:
+    elif console.is_terminal:
         for report in reports:
             console.print(render_table(report))
+    else:   # a CI log: one plain line per check, never wrapped at 80 columns
+        for report in reports:
+            view = table("outcome", "check", "seconds", "message", title=report.plugin)
+            for c in report.results:
+                view.add_row(c.outcome.value, escape(c.check), f"{c.seconds:.2f}",
+                             escape(" ".join(c.message.split())))
+            view.print(console)
     for report in reports:
         out.print(summary_line(report), style="green" if report.passed else "bold red",
                   markup=False, highlight=False)

@@ -23,7 +23,7 @@ from cjm_docker.cli.output import (
     say,
     table,
 )
-from cjm_docker.cli.root import app, plugin_name, plugin_names, state
+from cjm_docker.cli.root import app, complete_plugin_names, plugin_name, plugin_names, state
 from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import Engine
 from cjm_docker.errors import BaseImageMissingError, CjmDockerError, ConfigError
@@ -34,7 +34,8 @@ from cjm_docker.spec.resolve import PluginSpec, host_python_version, load_specs
 PluginsOption = Annotated[Path | None, typer.Option(
     "--plugins", help="plugins.yaml (default: plugins_config from cjm.yaml, else ./plugins.yaml).")]
 NameArgument = Annotated[str, typer.Argument(help="plugins.yaml name or manifest name.",
-                                             callback=plugin_name)]
+                                             callback=plugin_name,
+                                             autocompletion=complete_plugin_names)]
 
 
 def _confirm(question: str) -> None:

@@ -114,6 +114,9 @@ class BuildProgress:
         self._tasks: dict[str, TaskID] = {}
         self._logs: dict[str, PhaseLog] = {}
 
+    def _say(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
     def __enter__(self) -> BuildProgress:
         if self.live:
             self._progress = Progress(
@@ -137,7 +140,7 @@ class BuildProgress:
             self._tasks[plugin] = self._progress.add_task(
                 "", total=None, plugin=plugin, step=escape(_clip(action, 60)), last="")
         else:
-            say(f"[{plugin}] {action}")
+            self._say(f"[{plugin}] {action}")
 
     def event(self, plugin: str, event: BuildEvent) -> None:
         if plugin in self._logs:
@@ -158,9 +161,11 @@ class BuildProgress:
             if self.verbose:
                 self._progress.console.print(f"[dim]{escape(plugin)}[/] {escape(event.text)}",
                                              highlight=False)
-        elif self.verbose or event.kind in ("step", "status"):
+        elif self.verbose:
             indent = "" if event.kind != "output" else "  "
-            say(f"[{plugin}] {indent}{event.text}")
+            self._say(f"[{plugin}] {indent}{event.text}")
+        elif event.kind in ("step", "status"):   # one short line per step; the log has it all
+            self._say(f"[{plugin}] {_clip(event.text, 120)}")
 
     def finish(self, plugin: str, ok: bool, text: str) -> None:
         if self._progress is not None and plugin in self._tasks:
@@ -192,6 +197,9 @@ class SetupProgress:
         self._lines = 0
         self._reported = 0
 
+    def _say(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
     def __enter__(self) -> SetupProgress:
         if self.live:
             self._progress = Progress(
@@ -218,7 +226,7 @@ class SetupProgress:
             self._progress.console.print(f"[cyan]•[/] {escape(text)}", highlight=False, soft_wrap=True)
             self._spinner = self._progress.add_task(escape(_clip(text, 60)), total=None)
         else:
-            say(f"* {text}")
+            self._say(f"* {text}")
 
     def line(self, text: str) -> None:
         self._lines += 1
@@ -229,7 +237,7 @@ class SetupProgress:
             if self.verbose:
                 self._progress.console.print(f"  {escape(text)}", highlight=False)
         elif self.verbose:
-            say(f"  {text}")
+            self._say(f"  {text}")
 
     def transfer(self, done: int, total: int) -> None:
         if self._progress is not None:
@@ -238,7 +246,7 @@ class SetupProgress:
             self._progress.update(self._bar, completed=done, total=total)
         elif done >= total or done - self._reported >= 64 << 20:
             self._reported = done
-            say(f"  sent {done >> 20} MiB of about {total >> 20} MiB")
+            self._say(f"  sent {done >> 20} MiB of about {total >> 20} MiB")
 
     def done(self, text: str) -> None:
         self.log.write(f"ok {text}")

@@ -54,3 +54,15 @@ def configure(
     """Global options: the configuration is cjm.yaml < CJM_* variables < these flags."""
     state.debug = debug
     set_config(load_config(cjm_config, data_dir=data_dir, models_dir=models_dir))
+
+
+def complete_plugin_names(incomplete: str) -> list[str]:
+    """Shell completion of a plugin argument: both names of every installed plugin."""
+    from cjm_docker.images.inventory import read_manifests
+
+    try:
+        manifests = read_manifests(load_config().manifests_dir)
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    names = {n for _, m in manifests for n in (m.name, m.spec_name) if n}
+    return sorted(n for n in names if n.startswith(incomplete))

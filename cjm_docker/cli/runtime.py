@@ -12,7 +12,7 @@ import typer
 
 from cjm_docker import labels, naming
 from cjm_docker.cli.output import console, print_json, say, table
-from cjm_docker.cli.root import app, plugin_name
+from cjm_docker.cli.root import app, complete_plugin_names, plugin_name
 from cjm_docker.config import get_config
 from cjm_docker.engine import ContainerState, Engine
 from cjm_docker.errors import ConfigError, SpecError, UnknownPluginError
@@ -79,7 +79,8 @@ def _json_kind(value: Any) -> str:
 @app.command("exec")
 def exec_plugin(
     name: Annotated[str, typer.Argument(help="Plugin (manifest or plugins.yaml name).",
-                                        callback=plugin_name)],
+                                        callback=plugin_name,
+                                        autocompletion=complete_plugin_names)],
     arguments: Annotated[list[str] | None, typer.Argument(
         help="key=value pairs, a JSON object of keyword arguments, or positional values.")] = None,
     config: Annotated[str | None, typer.Option("--config", "-c",
@@ -193,7 +194,8 @@ def ps(
 @app.command("logs")
 def logs(
     name: Annotated[str, typer.Argument(help="Plugin (manifest or plugins.yaml name).",
-                                        callback=plugin_name)],
+                                        callback=plugin_name,
+                                        autocompletion=complete_plugin_names)],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="Lines of history.")] = 100,
 ) -> None:
