@@ -31,7 +31,7 @@ def conformance(base_images, data_dir: Path) -> list[dict]:
 
 def test_the_guide_plugin_passes_cjm_ctl_test(conformance: list[dict]) -> None:
     (report,) = conformance
-    assert report["plugin"] == "wordcount" and report["passed"]
+    assert report["plugin"] == NAME and report["passed"]
     outcomes = {c["check"]: c["outcome"] for c in report["checks"]}
     assert outcomes["sample:count"] == outcomes["stream:per-line"] == "passed"
     assert outcomes["cancel"] == outcomes["cleanup"] == outcomes["no-leftovers"] == "passed"
