@@ -161,7 +161,8 @@ def containers_of(name: str, rows: list[ContainerState]) -> list[ContainerState]
 @app.command("ps")
 def ps(
     name: Annotated[str | None, typer.Argument(
-        help="Only this plugin's containers (either of its names).")] = None,
+        help="Only this plugin's containers (either of its names).", callback=plugin_name,
+        autocompletion=complete_plugin_names)] = None,
     raw: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
 ) -> None:
     """Running plugin containers (all hosts) as a table."""

@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from cjm_docker.cli.images import PluginsOption, current_specs, expected_tags
 from cjm_docker.cli.output import console, print_json, say, table
-from cjm_docker.cli.root import app, complete_plugin_names
+from cjm_docker.cli.root import app, complete_plugin_names, plugin_name
 from cjm_docker.config import get_config
 from cjm_docker.host.signature import signature_of
 from cjm_docker.images.inventory import ImageState, Inventory
@@ -79,6 +79,7 @@ def _parameters(doc: dict[str, Any], method: str) -> list[dict[str, Any]] | None
 @app.command("show")
 def show(
     name: Annotated[str, typer.Argument(help="Plugin (plugins.yaml or manifest name).",
+                                        callback=plugin_name,
                                         autocompletion=complete_plugin_names)],
     plugins: PluginsOption = None,
     raw: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
