@@ -20,7 +20,9 @@
     │   ├── PluginCallError            the plugin raised: remote type, message, traceback
     │   │   └── PluginCancelledError   the plugin stopped because it was cancelled
     │   ├── WorkerCrashedError         the container died during a call (exit code, OOM flag)
-    │   ├── WorkerTimeoutError         a call exceeded its timeout
+    │   ├── WorkerUnreachable          the connection to the worker failed or broke
+    │   │   └── WorkerConnectError     no connection could be opened: the request never left
+    │   ├── WorkerTimeoutError         a call exceeded its timeout (a TimeoutError)
     │   ├── ProtocolError              the worker answered something outside the protocol
     │   │   └── AnswerTooLargeError    an answer or stream frame over the configured maximum
     │   ├── ArgumentError              an argument cannot cross (too deep, a bad key or type)
@@ -33,7 +35,7 @@
         ├── JobInterruptedError        the host stopped while the job ran (recorded, not raised)
         └── JournalError               the job journal cannot be opened, is in use, or failed a write
 
-Foreign exceptions (docker SDK, httpx, yaml, pydantic) are translated where they are caught,
+Foreign exceptions (docker SDK, requests, socket errors, yaml, pydantic) are translated where they are caught,
 always re-raised ``from`` the original so ``--debug`` shows both.
 """
 
@@ -220,8 +222,19 @@ class WorkerCrashedError(PluginError):
         super().__init__(message, plugin=plugin, hint=hint)
 
 
-class WorkerTimeoutError(PluginError):
-    """A call to the worker exceeded its timeout."""
+class WorkerUnreachable(PluginError):
+    """The connection to the worker failed or broke (the caller checks whether it died)."""
+
+
+class WorkerConnectError(WorkerUnreachable):
+    """No connection could be opened: the request never reached the worker.
+
+    Any call, ``execute`` included, may be retried elsewhere after this one (attach mode does).
+    """
+
+
+class WorkerTimeoutError(PluginError, TimeoutError):
+    """A call to the worker exceeded its timeout (also a ``TimeoutError``)."""
 
 
 class ProtocolError(PluginError):

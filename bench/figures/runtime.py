@@ -6,10 +6,14 @@ first HTTP 200 (runtime_bench.cold_floor). Warm: one trivial execute, p50 and p9
 POST to the floor's one route over the same Unix-socket transport with a persistent httpx client
 (what callers of a plain FastAPI service use). A third figure gives the floor cjm-docker's own
 lean client too, so the server sides are compared alone: the worker and host layers against
-bare FastAPI, with the client's share taken out.
+bare FastAPI, with the client's share taken out. The async row is the same call through
+``execute_plugin_async`` on one event loop (what the job queue uses), against the sync p50.
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 from floor import FloorServer
 from runtime_bench import cold_floor, cold_ours, warm
@@ -31,12 +35,28 @@ def cold_start(bench: Bench) -> list[Figure]:
     return [figure]
 
 
+def warm_async(manager, name: str, body: dict, calls: int,
+               loop: asyncio.AbstractEventLoop) -> list[float]:
+    """``warm`` for ``execute_plugin_async``: every call timed inside one running loop."""
+    async def run() -> list[float]:
+        for _ in range(50):
+            await manager.execute_plugin_async(name, **body)
+        times = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            await manager.execute_plugin_async(name, **body)
+            times.append(time.perf_counter() - started)
+        return times
+    return loop.run_until_complete(run())
+
+
 def warm_execute(bench: Bench) -> list[Figure]:
     body = {"text": "x", "steps": 1, "record": False}  # a trivial call: no progress, no file
     blocks, calls, cps_calls = 4, bench.n(2000, 400), bench.n(300, 60)
     bench.manager.load_plugin(PLUGIN)
     bench.cps.call("load")
     floor = FloorServer(bench.engine, bench.image)
+    loop = asyncio.new_event_loop()
     try:
         floor.start()
         got = interleave(blocks, {
@@ -44,9 +64,11 @@ def warm_execute(bench: Bench) -> list[Figure]:
             "floor_lean": lambda: warm(lambda: floor.echo_lean(body), calls // blocks),
             "ours": lambda: warm(lambda: bench.manager.execute_plugin(PLUGIN, **body),
                                  calls // blocks),
+            "ours_async": lambda: warm_async(bench.manager, PLUGIN, body, calls // blocks, loop),
             "cps": lambda: bench.cps.call("warm", calls=cps_calls // blocks)["times"],
         })
     finally:
+        loop.close()
         floor.stop()
         bench.manager.unload_plugin(PLUGIN)
         bench.cps.call("unload")
@@ -60,6 +82,10 @@ def warm_execute(bench: Bench) -> list[Figure]:
     same_client = Figure("warm_p50_same_client_ms", "Warm execute p50, floor on our client",
                          "ms", "lower", "execute", p50.ours, percentile(times["floor_lean"], 0.5),
                          p50.cps)
-    for figure in (p50, p99, same_client):
+    async_p50 = Figure("warm_p50_async_ms", "Warm execute p50, async (floor column: sync)",
+                       "ms", "lower", "execute", percentile(times["ours_async"], 0.5), p50.ours,
+                       p50.cps, goal="<= 1.1 x sync")
+    async_p50.goal_met = async_p50.ours <= 1.1 * p50.ours
+    for figure in (p50, p99, same_client, async_p50):
         figure.extra = {"calls": {s: len(v) for s, v in times.items()}}
-    return [p50, p99, same_client]
+    return [p50, p99, same_client, async_p50]

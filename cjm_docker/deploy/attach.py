@@ -31,10 +31,12 @@ from cjm_docker.errors import (
     PluginStartError,
     ProtocolError,
     WorkerCrashedError,
+    WorkerUnreachable,
 )
 from cjm_docker.gpu_access import GpuRequest
+from cjm_docker.host.channel import WorkerChannel
 from cjm_docker.host.readiness import ReadinessWait
-from cjm_docker.host.transport import WorkerAddress, WorkerClient, WorkerUnreachable
+from cjm_docker.host.transport import WorkerAddress, WorkerClient
 from cjm_docker.manifest import Manifest
 
 EngineProvider = Callable[[], Engine]
@@ -156,7 +158,7 @@ class AttachedWorker:
         self.client: ReplicaSetClient | None = None
         self.health: dict[str, Any] = {}
 
-    def start(self, gpus: GpuRequest | None = None) -> WorkerClient:
+    def start(self, gpus: GpuRequest | None = None) -> WorkerChannel:
         """Wait until a replica answers ready, check its protocol and our token.
 
         ``gpus`` is ignored: the deployment gives GPUs to its services.

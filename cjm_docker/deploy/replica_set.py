@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cjm_docker.deploy.endpoints import Endpoint, ReplicaSource
-from cjm_docker.errors import CjmDockerError, PluginCallError
-from cjm_docker.host.transport import (
-    WorkerAddress,
-    WorkerClient,
+from cjm_docker.errors import (
+    CjmDockerError,
+    PluginCallError,
     WorkerConnectError,
     WorkerUnreachable,
 )
+from cjm_docker.host.transport import WorkerAddress, WorkerClient
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from cjm_docker.errors import (
     ProtocolError,
     WorkerCrashedError,
     WorkerTimeoutError,
+    WorkerUnreachable,
 )
 from cjm_docker.gpu_access import GpuRequest
 from cjm_docker.host.exits import exit_recorder
@@ -33,7 +34,7 @@ from cjm_docker.host.runtime_folder import (
     read_untrusted,
     untrusted_size,
 )
-from cjm_docker.host.transport import WorkerAddress, WorkerClient, WorkerUnreachable
+from cjm_docker.host.transport import WorkerAddress, WorkerClient
 from cjm_docker.manifest import Manifest
 from cjm_docker.name_rule import path_for
 

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from cjm_docker.errors import CjmDockerError
 from cjm_docker.gpu_access import GpuRequest
-from cjm_docker.host.transport import WorkerClient
+from cjm_docker.host.channel import WorkerChannel
 
 
 class WorkerHandle(Protocol):
@@ -19,7 +19,7 @@ class WorkerHandle(Protocol):
 
     name: str
 
-    def start(self, gpus: GpuRequest | None = None) -> WorkerClient:
+    def start(self, gpus: GpuRequest | None = None) -> WorkerChannel:
         """Make the worker ready and return a client for it."""
 
     def visible_roots(self) -> list[Path]:

@@ -12,13 +12,13 @@ from typing import Any
 
 from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import Engine
-from cjm_docker.errors import CjmDockerError, PluginNotLoadedError
+from cjm_docker.errors import CjmDockerError, PluginNotLoadedError, WorkerUnreachable
 from cjm_docker.gpu_access import GpuRequest
 from cjm_docker.host.arguments import PreparedCall, plain_body
+from cjm_docker.host.channel import WorkerChannel
 from cjm_docker.host.container import PluginContainer
 from cjm_docker.host.handle import WorkerHandle
 from cjm_docker.host.owner import current_owner, new_session_id
-from cjm_docker.host.transport import WorkerClient, WorkerUnreachable
 from cjm_docker.interface import PluginInterface
 from cjm_docker.manifest import Manifest, parse_manifest
 
@@ -52,7 +52,7 @@ class RemotePluginProxy(PluginInterface):
         self.container: WorkerHandle = worker
         #: Seconds an execute (or a silent stretch of a stream) may take; None: no limit.
         self.call_timeout: float | None = self.manifest.runtime.call_timeout
-        self._client: WorkerClient | None = self.container.start(gpus)
+        self._client: WorkerChannel | None = self.container.start(gpus)
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -65,7 +65,7 @@ class RemotePluginProxy(PluginInterface):
         return self.manifest.version
 
     @property
-    def client(self) -> WorkerClient:
+    def client(self) -> WorkerChannel:
         if self._client is None:
             raise PluginNotLoadedError(f"Plugin '{self.name}' has been cleaned up.",
                                        plugin=self.name, hint="Load it again.")

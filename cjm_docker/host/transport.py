@@ -1,22 +1,19 @@
-"""The host's HTTP client for one worker: the only module that imports httpx.
+"""The host's client for one worker: every answer becomes a value or a typed error here.
 
-Persistent connections per container, over the Unix socket in the container's runtime folder
-or over TCP: sync unary calls (execute, progress, control) go through the lean ``http1`` client,
-streams through an httpx client, async calls through an httpx client per event loop. Every
+Calls of every kind (sync and async, unary and streams) go through one ``Http1Client`` and its
+one connection pool, over the Unix socket in the container's runtime folder or over TCP. Every
 worker answer is turned into a Python value or a typed ``cjm_docker`` error here, at one choke
-point; a broken connection becomes ``WorkerUnreachable`` so the proxy can ask the engine why.
+point (``_translated``); a broken connection becomes ``WorkerUnreachable`` so the proxy can ask
+the engine why.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-import httpx
 
 from cjm_docker import wire
 from cjm_docker.errors import (
@@ -25,31 +22,20 @@ from cjm_docker.errors import (
     PluginCancelledError,
     PluginError,
     ProtocolError,
+    WorkerConnectError,
     WorkerTimeoutError,
+    WorkerUnreachable,
 )
-from cjm_docker.host.http1 import BodyTooLarge, ConnectFailed, ConnectionBroke, Http1Client
+from cjm_docker.host.channel import CONTROL_TIMEOUT
+from cjm_docker.host.framing import AnswerTooLarge
+from cjm_docker.host.http1 import ConnectFailed, ConnectionBroke, Http1Client, MalformedAnswer
 
-#: Timeouts for control calls; execute and streams have none unless the caller sets one.
-CONTROL_TIMEOUT = 10.0
+__all__ = ["CONTROL_TIMEOUT", "MAX_ANSWER_BYTES", "WorkerAddress", "WorkerClient",
+           "WorkerConnectError", "WorkerUnreachable", "encode_body"]
+
 #: The largest answer (or stream frame) read from a worker, unless the caller says otherwise
 #: (cjm.yaml ``docker.max_answer_mb``): a plugin cannot make the host hold an unbounded body.
 MAX_ANSWER_BYTES = 256 << 20
-_JSON = {"content-type": "application/json"}
-_TRANSPORT_ERRORS = (httpx.TransportError, ConnectionBroke)
-# No connection was opened, so the request never left this host (ConnectTimeout is also a
-# TimeoutException: these are caught first).
-_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, ConnectFailed)
-
-
-class WorkerUnreachable(PluginError):
-    """The connection to the worker failed or broke (the caller checks whether it died)."""
-
-
-class WorkerConnectError(WorkerUnreachable):
-    """No connection could be opened: the request never reached the worker.
-
-    Any call, ``execute`` included, may be retried elsewhere after this one (attach mode does).
-    """
 
 
 @dataclass(frozen=True)
@@ -65,7 +51,7 @@ class WorkerAddress:
 
 class _FrameSplitter:
     """Cuts a byte stream into NDJSON lines, whatever the chunk boundaries; a line longer than
-    ``max_frame`` bytes raises ``BodyTooLarge`` before it is held whole."""
+    ``max_frame`` bytes raises ``AnswerTooLarge`` before it is held whole."""
 
     def __init__(self, max_frame: int | None = None) -> None:
         self._buffer = b""
@@ -78,14 +64,14 @@ class _FrameSplitter:
             self._parts.append(chunk)
             self._held += len(chunk)
             if self._max is not None and self._held + len(self._buffer) > self._max:
-                raise BodyTooLarge(self._held + len(self._buffer), self._max)
+                raise AnswerTooLarge(self._held + len(self._buffer), self._max)
             return []
         if self._parts:
             chunk = b"".join((*self._parts, chunk))
             self._parts, self._held = [], 0
         *lines, self._buffer = (self._buffer + chunk).split(b"\n")
         if self._max is not None and any(len(line) > self._max for line in lines):
-            raise BodyTooLarge(max(len(line) for line in lines), self._max)
+            raise AnswerTooLarge(max(len(line) for line in lines), self._max)
         return [line for line in lines if line]
 
     def rest(self) -> list[bytes]:
@@ -123,7 +109,7 @@ class _Held:
 
 
 class WorkerClient:
-    """A pooled HTTP client for one worker.
+    """The ``WorkerChannel`` to one worker, over one connection pool.
 
     Args:
         address: where the worker listens.
@@ -143,64 +129,35 @@ class WorkerClient:
         self.plugin = plugin
         self.connect_timeout = connect_timeout
         self.max_answer_bytes = max_answer_bytes
-        self._headers = {"authorization": f"{wire.AUTH_SCHEME} {token}"}
-        self._unary = Http1Client(socket_path=address.socket_path, base_url=address.base_url,
-                                  headers=self._headers)
-        # httpx clients cost ~20 ms each to create (an SSL context): only streams need one.
-        self._sync: httpx.Client | None = None
-        self._async: httpx.AsyncClient | None = None
-        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._http = Http1Client(socket_path=address.socket_path, base_url=address.base_url,
+                                 headers={"authorization": f"{wire.AUTH_SCHEME} {token}"})
 
-    def _stream_client(self) -> httpx.Client:
-        if self._sync is None:
-            transport = httpx.HTTPTransport(uds=self.address.socket_path) \
-                if self.address.socket_path else httpx.HTTPTransport()
-            self._sync = httpx.Client(transport=transport, base_url=self.address.base_url,
-                                      headers=self._headers, timeout=None)
-        return self._sync
-
-    def _async_client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        if self._async is None or self._async_loop is not loop:
-            # An AsyncClient's connections belong to the loop that opened them.
-            transport = httpx.AsyncHTTPTransport(uds=self.address.socket_path) \
-                if self.address.socket_path else httpx.AsyncHTTPTransport()
-            self._async = httpx.AsyncClient(transport=transport, base_url=self.address.base_url,
-                                            headers=self._headers, timeout=None)
-            self._async_loop = loop
-        return self._async
-
-    def _timeout(self, timeout: float | None) -> float | None | httpx.Timeout:
-        if self.connect_timeout is None:
-            return timeout
-        connect = self.connect_timeout if timeout is None else min(timeout, self.connect_timeout)
-        return httpx.Timeout(timeout, connect=connect)
-
-    def _unreachable(self, exc: Exception, during: str) -> WorkerUnreachable:
-        if isinstance(exc, _CONNECT_ERRORS):
-            return WorkerConnectError(f"Cannot connect to the worker at {self.address.describe()} "
-                                      f"for {during}: {exc!r}", plugin=self.plugin)
-        return WorkerUnreachable(f"Connection to the worker broke during {during}: {exc!r}",
-                                 plugin=self.plugin)
+    def describe(self) -> str:
+        return self.address.describe()
 
     @contextmanager
     def _translated(self, what: str, timeout: float | None) -> Iterator[None]:
         """The one place transport exceptions become ours (``what`` names the call)."""
         try:
             yield
-        except BodyTooLarge as exc:
+        except AnswerTooLarge as exc:
             raise AnswerTooLargeError(
                 f"The worker's answer to {what} is {exc.size / 2**20:.1f} MiB, over the limit "
                 f"of {exc.limit / 2**20:.0f} MiB; it was not read.", plugin=self.plugin,
                 hint="Return large data as a file (a FileBackedDTO, or a path in the plugin's "
                      "data folder), or raise docker.max_answer_mb in cjm.yaml.") from None
-        except _CONNECT_ERRORS as exc:
-            raise self._unreachable(exc, what) from exc
-        except (httpx.TimeoutException, TimeoutError) as exc:
+        except ConnectFailed as exc:
+            raise WorkerConnectError(f"Cannot connect to the worker at {self.describe()} "
+                                     f"for {what}: {exc}", plugin=self.plugin) from exc
+        except TimeoutError as exc:
             raise WorkerTimeoutError(f"{what} got no answer within {timeout} s.",
                                      plugin=self.plugin) from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise self._unreachable(exc, what) from exc
+        except MalformedAnswer as exc:
+            raise ProtocolError(f"The worker's answer to {what} is not valid HTTP/1.1: {exc}. "
+                                "The connection was closed.", plugin=self.plugin) from exc
+        except ConnectionBroke as exc:
+            raise WorkerUnreachable(f"Connection to the worker broke during {what}: {exc}",
+                                    plugin=self.plugin) from exc
 
     # -- unary calls ------------------------------------------------------------------------
 
@@ -209,9 +166,9 @@ class WorkerClient:
         """Send one request and return the decoded answer (raises typed errors)."""
         content = encode_body(body) if body is not None else None
         with self._translated(f"{method} {path}", timeout):
-            answer = self._unary.request(method, path, content, timeout=timeout,
-                                         connect_timeout=self.connect_timeout,
-                                         max_body=self.max_answer_bytes)
+            answer = self._http.request(method, path, content, timeout=timeout,
+                                        connect_timeout=self.connect_timeout,
+                                        max_body=self.max_answer_bytes)
         del content
         # Hand the body over (the answer keeps no reference): decoding frees it before parsing.
         held = _Held(answer.body)
@@ -223,19 +180,13 @@ class WorkerClient:
         """The async twin of ``call``."""
         content = encode_body(body) if body is not None else None
         with self._translated(f"{method} {path}", timeout):
-            async with self._async_client().stream(
-                    method, path, content=content, headers=_JSON if content else None,
-                    timeout=self._timeout(timeout)) as response:
-                declared = int(response.headers.get("content-length") or 0)
-                if declared > self.max_answer_bytes:
-                    raise BodyTooLarge(declared, self.max_answer_bytes)
-                parts, size = [], 0
-                async for part in response.aiter_raw():
-                    size += len(part)
-                    if size > self.max_answer_bytes:
-                        raise BodyTooLarge(size, self.max_answer_bytes)
-                    parts.append(part)
-        return self._decode(response.status_code, _Held(b"".join(parts)), path)
+            answer = await self._http.arequest(method, path, content, timeout=timeout,
+                                               connect_timeout=self.connect_timeout,
+                                               max_body=self.max_answer_bytes)
+        del content
+        held = _Held(answer.body)
+        answer.body = b""
+        return self._decode(answer.status, held, path)
 
     def health(self, timeout: float = 2.0) -> dict[str, Any]:
         """GET /health (no token needed); raises WorkerUnreachable when nothing answers."""
@@ -249,34 +200,43 @@ class WorkerClient:
         ``timeout`` bounds each silent stretch of the stream, not the whole stream.
         """
         frames = _FrameSplitter(self.max_answer_bytes)
-        with self._translated(f"stream {path}", timeout), self._stream_client().stream(
-                "POST", path, content=encode_body(body), headers=_JSON,
-                timeout=self._timeout(timeout)) as response:
-            if response.status_code != 200:
-                self._decode(response.status_code, _Held(response.read()), path)
-            for chunk in response.iter_raw():
-                for line in frames.feed(chunk):
+        events = self._http.stream("POST", path, encode_body(body), timeout=timeout,
+                                   connect_timeout=self.connect_timeout)
+        with self._translated(f"stream {path}", timeout):
+            try:
+                head = next(events)
+                if head.status != 200:  # type: ignore[union-attr]
+                    rest = b"".join(events)  # type: ignore[arg-type]
+                    self._decode(head.status, _Held(rest), path)  # type: ignore[union-attr]
+                for piece in events:
+                    for line in frames.feed(piece):  # type: ignore[arg-type]
+                        yield from self._frame(line)
+                for line in frames.rest():
                     yield from self._frame(line)
-            for line in frames.rest():
-                yield from self._frame(line)
+            finally:
+                events.close()
 
     async def astream(self, path: str, body: Any, *,
                       timeout: float | None = None) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
         frames = _FrameSplitter(self.max_answer_bytes)
+        events = self._http.astream("POST", path, encode_body(body), timeout=timeout,
+                                    connect_timeout=self.connect_timeout)
         with self._translated(f"stream {path}", timeout):
-            async with self._async_client().stream(
-                    "POST", path, content=encode_body(body), headers=_JSON,
-                    timeout=self._timeout(timeout)) as response:
-                if response.status_code != 200:
-                    self._decode(response.status_code, _Held(await response.aread()), path)
-                async for chunk in response.aiter_raw():
-                    for line in frames.feed(chunk):
+            try:
+                head = await events.__anext__()
+                if head.status != 200:  # type: ignore[union-attr]
+                    rest = b"".join([piece async for piece in events])  # type: ignore[misc]
+                    self._decode(head.status, _Held(rest), path)  # type: ignore[union-attr]
+                async for piece in events:
+                    for line in frames.feed(piece):  # type: ignore[arg-type]
                         for value in self._frame(line):
                             yield value
                 for line in frames.rest():
                     for value in self._frame(line):
                         yield value
+            finally:
+                await events.aclose()
 
     def _frame(self, line: bytes) -> Iterator[Any]:
         try:
@@ -337,29 +297,9 @@ class WorkerClient:
     # -- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the pools (async pool: best effort when its loop is gone)."""
-        self._unary.close()
-        sync, self._sync = self._sync, None
-        if sync is not None:
-            sync.close()
-        client, self._async = self._async, None
-        if client is not None:
-            loop = self._async_loop
-            try:
-                if loop is not None and loop.is_running():
-                    # close() may run on another thread (a restart): hand the coroutine over.
-                    asyncio.run_coroutine_threadsafe(client.aclose(), loop)
-                elif loop is not None and not loop.is_closed():
-                    loop.run_until_complete(client.aclose())
-            except RuntimeError:
-                pass
+        """Close the pooled connections (calls after this still work, unpooled)."""
+        self._http.close()
 
     async def aclose(self) -> None:
-        """Close the pools from async code."""
-        self._unary.close()
-        sync, self._sync = self._sync, None
-        if sync is not None:
-            sync.close()
-        client, self._async = self._async, None
-        if client is not None:
-            await client.aclose()
+        """Close the pooled connections from async code."""
+        self._http.close()

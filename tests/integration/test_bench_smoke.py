@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIGURES = {
     "cold_start_s": ("floor", "cps"), "warm_p50_ms": ("floor", "cps"),
     "warm_p99_ms": ("floor", "cps"), "warm_p50_same_client_ms": ("floor", "cps"),
+    "warm_p50_async_ms": ("floor", "cps"),
     "stream_sync_chunks_per_s": ("floor", "cps"),
     "stream_async_chunks_per_s": ("floor", "cps"), "file_dto_100mb_s": ("floor", "cps"),
     "idle_memory_mb": ("floor", "cps"), "fanout_20_s": ("floor", "cps"),

@@ -173,7 +173,7 @@ def test_file_backed_dto_crosses_by_mount_not_http(manager, tmp_path):
 
     proxy = manager.get_plugin(WORKBENCH)
     sent: list[int] = []
-    unary = proxy.client._unary                   # the client unary calls go through
+    unary = proxy.client._http                    # the client every call goes through
     original = unary.request
 
     def counting_request(method, path, content=None, **kw):

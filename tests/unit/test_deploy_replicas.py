@@ -13,8 +13,7 @@ import pytest
 from cjm_docker.deploy.endpoints import Endpoint
 from cjm_docker.deploy.replica_set import NOT_READY_TYPE
 from cjm_docker.deploy.replicas import ReplicaSetClient
-from cjm_docker.errors import EngineError, PluginCallError
-from cjm_docker.host.transport import WorkerConnectError, WorkerUnreachable
+from cjm_docker.errors import EngineError, PluginCallError, WorkerConnectError, WorkerUnreachable
 
 EXECUTE = {"args": [], "kwargs": {}}
 

@@ -1,0 +1,83 @@
+"""The package's layers, checked: every import points down (docs/architecture.md draws them).
+
+Third-party boundaries (the Docker SDK only in engine.py, no httpx in the package) are ruff
+rules (``banned-api`` in pyproject.toml); the layers between our own folders are checked here
+by reading every module's imports, including the ones inside functions.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "cjm_docker"
+DOC = PACKAGE.parent / "docs" / "architecture.md"
+
+#: Each unit (a top-level module or folder of cjm_docker) and its layer: a unit may import
+#: units of its own layer or below, never above.
+LAYERS: dict[str, int] = {
+    **dict.fromkeys(["_version", "errors", "envvars", "labels", "wire",
+                     "interface", "validation", "metadata", "manifest", "naming", "name_rule",
+                     "engine_endpoint"], 0),
+    **dict.fromkeys(["engine", "engine_kind", "gpu_access", "cdi", "spec", "config",
+                     "telemetry"], 1),
+    **dict.fromkeys(["scheduling", "images", "worker"], 2),
+    "host": 3,
+    **dict.fromkeys(["deploy", "queue"], 4),
+    **dict.fromkeys(["conformance", "diagnostics", "cli"], 5),
+    "__init__": 6,  # the public API: lazy names for the host's classes
+}
+#: Upward imports still to be removed (issue 17 part 5: attach mode's hook into the manager).
+KNOWN_UPWARD = {"cjm_docker/host/manager.py imports deploy"}
+#: The worker runs inside the container with the worker's requirements only.
+WORKER_MAY_IMPORT = {name for name, layer in LAYERS.items() if layer == 0} | {"worker", "__init__"}
+
+
+def unit_of(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def imported_units(path: Path) -> set[str]:
+    units: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "cjm_docker":  # from cjm_docker import labels, wire
+                units.update(alias.name for alias in node.names)
+            elif node.module.startswith("cjm_docker."):
+                units.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            units.update(alias.name.split(".")[1] for alias in node.names
+                         if alias.name.startswith("cjm_docker."))
+    return units
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_unit_has_a_layer() -> None:
+    units = {unit_of(path) for path in modules()}
+    assert units <= set(LAYERS), f"give these a layer here and in docs: {units - set(LAYERS)}"
+
+
+def test_every_import_points_down() -> None:
+    upward = []
+    for path in modules():
+        unit = unit_of(path)
+        for target in imported_units(path) - {unit}:
+            if LAYERS.get(target, 0) > LAYERS[unit]:
+                upward.append(f"{path.relative_to(PACKAGE.parent)} imports {target}")
+    assert set(upward) <= KNOWN_UPWARD
+
+
+def test_the_worker_needs_nothing_of_the_host() -> None:
+    for path in (PACKAGE / "worker").rglob("*.py"):
+        assert imported_units(path) <= WORKER_MAY_IMPORT, path
+
+
+def test_the_architecture_page_names_every_folder() -> None:
+    text = DOC.read_text()
+    folders = sorted(p.name for p in PACKAGE.iterdir()
+                     if p.is_dir() and (p / "__init__.py").exists())
+    assert [f for f in folders if f"`{f}/`" not in text] == []
