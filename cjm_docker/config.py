@@ -51,7 +51,7 @@ class BaseImages(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     python: str = "python:{python_version}-slim-bookworm"
-    micromamba: str = "mambaorg/micromamba:1.5.8-bookworm-slim"
+    micromamba: str = "mambaorg/micromamba:2.0.5-bookworm-slim"
 
 
 class ContainerLimits(BaseModel):
@@ -95,6 +95,9 @@ class DockerSettings(BaseModel):
     no_proxy: str | None = None
     pip_index_url: str | None = None
     pip_extra_index_url: str | None = None
+    # Where conda channels come from, by the name env specs use: a mirror URL or a local
+    # channel folder (`conda-forge: https://mirror.example/conda-forge`, `local: ./channel`).
+    conda_channels: dict[str, str] = Field(default_factory=dict)
     bootstrap: BootstrapPolicy = BootstrapPolicy.AUTO
     debian_mirror: str = "http://deb.debian.org/debian"
     transport: Transport = Transport.AUTO
@@ -179,6 +182,11 @@ def _resolve_relative(data: dict[str, Any], base: Path) -> None:
         data["manifest_search_paths"] = [
             p if p.is_absolute() else (base / p).resolve()
             for p in (Path(str(item)).expanduser() for item in data["manifest_search_paths"])]
+    channels = (data.get("docker") or {}).get("conda_channels")
+    if isinstance(channels, dict):  # local channel folders, relative to cjm.yaml
+        data["docker"]["conda_channels"] = {
+            k: str((base / str(v)).resolve()) if str(v).startswith(("./", "../")) else v
+            for k, v in channels.items()}
     certs = (data.get("docker") or {}).get("ca_certificates")
     if certs:
         data["docker"]["ca_certificates"] = [

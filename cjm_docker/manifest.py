@@ -48,6 +48,20 @@ class ResourceLimits(BaseModel):
     gpu: GpuRequest | None = None
 
 
+class EditableSource(BaseModel):
+    """A local plugin marked ``editable: true``: its package folder, mounted read-only over the
+    installed copy (first on the container's PYTHONPATH), so a code change needs only a reload.
+
+    Attributes:
+        source: the host folder holding the package's ``meta.py`` (a resolved real path).
+        module: the top-level package name (the folder's name inside the container).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: str = Field(min_length=1)
+    module: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class RuntimeSettings(BaseModel):
     """How the host starts the plugin's container (from plugins.yaml)."""
 
@@ -58,6 +72,7 @@ class RuntimeSettings(BaseModel):
     network: str | None = None          # None: no network at all (the default)
     read_only_rootfs: bool = False
     call_timeout: float | None = Field(default=None, gt=0)  # seconds per execute/stream read
+    editable: EditableSource | None = None  # plugins.yaml `editable: true` (development only)
 
 
 class Manifest(BaseModel):

@@ -13,7 +13,8 @@ from cjm_docker import config as config_module
 
 # Tests choose their own data dirs and settings: the caller's CJM_* variables (a developer's
 # data dir, CI's) must not leak into them; integration fixtures set what they need explicitly.
-for _name in [n for n in os.environ if n.startswith("CJM_")]:
+# CJM_UPDATE_GOLDEN is the tests' own switch (regenerate the golden files), not a setting.
+for _name in [n for n in os.environ if n.startswith("CJM_") and n != "CJM_UPDATE_GOLDEN"]:
     del os.environ[_name]
 
 REPO = Path(__file__).resolve().parents[1]

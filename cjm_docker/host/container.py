@@ -35,10 +35,13 @@ from cjm_docker.host.runtime_folder import (
     untrusted_size,
 )
 from cjm_docker.host.transport import WorkerAddress, WorkerClient
-from cjm_docker.manifest import Manifest
+from cjm_docker.manifest import EditableSource, Manifest
 from cjm_docker.name_rule import path_for
 
 TCP_PORT = 8000
+# Where a development plugin's package folder is mounted; first on PYTHONPATH, so importing the
+# plugin finds the host's files before the copy installed in the image.
+EDITABLE_ROOT = "/opt/cjm/editable"
 
 
 def _docker_name(text: str) -> str:
@@ -153,6 +156,9 @@ class PluginContainer:
         if self.mounts.models is not None:
             binds.append(BindMount(str(self.mounts.models), str(self.mounts.models)))
         binds += [BindMount(v.source, v.target, v.read_only) for v in settings.volumes]
+        if settings.editable is not None:
+            binds.append(self._editable_mount(settings.editable))
+            env["PYTHONPATH"] = ":".join(filter(None, (EDITABLE_ROOT, env.get("PYTHONPATH"))))
         uid, gid = profile_of(self.engine).container_user(os.getuid(), os.getgid(),
                                                           container_user())
         limits, wanted = self.config.docker.limits, settings.resources
@@ -172,6 +178,17 @@ class PluginContainer:
             stop_timeout=int(self.config.docker.stop_timeout),
             auto_remove=True,  # a worker whose host died (lease expired) leaves nothing behind
         )
+
+    def _editable_mount(self, editable: EditableSource) -> BindMount:
+        """Read-only, of the real folder plugins.yaml named (a trusted file): a link swapped in
+        since install-all is resolved here, and a folder that went away is a start error."""
+        source = Path(editable.source).resolve()
+        if not source.is_dir():
+            raise self._start_failure(
+                f"Its editable package folder {editable.source} does not exist.",
+                hint="Fix 'package' in plugins.yaml and run `cjm-ctl install-all`, or remove "
+                     "'editable'.")
+        return BindMount(str(source), f"{EDITABLE_ROOT}/{editable.module}", read_only=True)
 
     def _address(self) -> WorkerAddress:
         assert self.folder is not None and self.id is not None

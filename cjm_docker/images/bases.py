@@ -1,7 +1,7 @@
 """Base images: the local aliases every Dockerfile names, and where each comes from.
 
 Dockerfiles always say ``FROM cjm-docker/base-python:<X.Y>`` or
-``FROM cjm-docker/base-micromamba:latest`` (unless a plugin sets ``base_image``), so rendering
+``FROM cjm-docker/base-micromamba:2`` (unless a plugin sets ``base_image``), so rendering
 never depends on a registry. ``cjm-ctl setup-runtime`` makes the aliases present: it pulls the
 configured reference and tags it, or builds the Python base from a debootstrapped Debian.
 """
@@ -13,7 +13,9 @@ from cjm_docker.errors import BaseImageMissingError
 from cjm_docker.spec.environment import Flavor
 
 PYTHON_REPO = "cjm-docker/base-python"
-MICROMAMBA_ALIAS = "cjm-docker/base-micromamba:latest"
+# Tagged with micromamba's major version: a 1.x image left by an older setup-runtime is not
+# taken for the 2.x the template is written for.
+MICROMAMBA_ALIAS = "cjm-docker/base-micromamba:2"
 ROOTFS_REPO = "cjm-docker/rootfs"
 
 # The Debian suite whose python3 is that version (the bootstrap needs no registry).

@@ -212,7 +212,7 @@ class RuntimeSetup:
     # -- micromamba -----------------------------------------------------------------------------
 
     def ensure_micromamba(self, *, force: bool = False) -> BaseOutcome:
-        """Make ``cjm-docker/base-micromamba:latest`` present (pull or tag only).
+        """Make ``cjm-docker/base-micromamba:2`` present (pull or tag only).
 
         Raises:
             BaseImageMissingError: it is absent and cannot be pulled; says what to do.
@@ -276,6 +276,6 @@ def needed_bases(specs: list[PluginSpec]) -> tuple[list[str], bool]:
     """The Python versions (``X.Y``) and whether micromamba is needed by these plugins (those
     with their own base_image need neither)."""
     pythons = sorted({s.python_minor for s in specs
-                      if s.base_image is None and s.flavor == Flavor.PYTHON})
+                      if s.base_image is None and s.flavor != Flavor.MICROMAMBA})
     micromamba = any(s.base_image is None and s.flavor == Flavor.MICROMAMBA for s in specs)
     return pythons, micromamba

@@ -26,6 +26,7 @@ from cjm_docker.engine import BuildEvent, Engine
 from cjm_docker.errors import BaseImageMissingError, CjmDockerError, IntrospectionError
 from cjm_docker.images import describe
 from cjm_docker.images.bases import MICROMAMBA_ALIAS, PYTHON_REPO
+from cjm_docker.images.conda_sources import conda_sources
 from cjm_docker.images.context import (
     LARGE_CONTEXT_BYTES,
     TAG_HASH_LENGTH,
@@ -86,11 +87,32 @@ class InstallResult:
     seconds: float
 
 
-def local_trees(spec: PluginSpec) -> dict[Path, tuple[ContextFile, ...]]:
-    """The files of every local folder a spec names (read from disk)."""
+def local_trees(spec: PluginSpec, conda_channels: Iterable[tuple[str, str]] = ()
+                ) -> dict[Path, tuple[ContextFile, ...]]:
+    """The files of every local folder a spec names (read from disk): local packages, and
+    the local conda channels its env spec or cjm.yaml's ``docker.conda_channels`` names.
+
+    Raises:
+        SpecError: a local conda channel that is missing or not indexed.
+    """
     refs = [spec.package, *spec.interface_libs]
-    return {ref.path: collect_tree(ref.path) for ref in refs
-            if ref.kind == PackageKind.LOCAL and ref.path is not None}
+    trees = {ref.path: collect_tree(ref.path) for ref in refs
+             if ref.kind == PackageKind.LOCAL and ref.path is not None}
+    if spec.flavor.conda:
+        for folder, _ in conda_sources(spec.environment, dict(conda_channels)).local:
+            trees[folder] = _channel_tree(folder, spec)
+    return trees
+
+
+def _channel_tree(folder: Path, spec: PluginSpec) -> tuple[ContextFile, ...]:
+    if not (folder / "noarch" / "repodata.json").is_file():
+        what = "does not exist" if not folder.is_dir() else "is not an indexed conda channel " \
+            "(it has no noarch/repodata.json)"
+        raise spec.location("env_file").error(
+            f"the local conda channel {folder} {what}.",
+            hint=f"Index it with `rattler-index fs {folder}` (or `conda index {folder}`), or fix "
+                 "the channel in the env spec or in cjm.yaml's docker.conda_channels.")
+    return collect_tree(folder)
 
 
 class ImageBuilder:
@@ -135,7 +157,7 @@ class ImageBuilder:
 
     def plan(self, spec: PluginSpec) -> BuildPlan:
         """The rendered plan (no Docker)."""
-        return render_plan(spec, self.settings, local_trees(spec))
+        return render_plan(spec, self.settings, local_trees(spec, self.settings.conda_channels))
 
     def prepare(self, spec: PluginSpec) -> PreparedBuild:
         """Plan, and name the result by its content hash.
@@ -154,9 +176,14 @@ class ImageBuilder:
 
     def current(self, prepared: PreparedBuild) -> Manifest | None:
         """The installed manifest when it names exactly this build and its tag holds it (the
-        judgement `cjm-ctl list` shows: ``inventory.image_state``)."""
+        judgement `cjm-ctl list` shows: ``inventory.image_state``).
+
+        Runtime settings (env, volumes, editable, ...) are not part of the image hash, but
+        they live in the manifest: when plugins.yaml changed them, the manifest is made again
+        (every layer comes from the cache).
+        """
         manifest = self.inventory.manifest_for_spec(prepared.spec.name)
-        if manifest is None:
+        if manifest is None or manifest.runtime != prepared.spec.runtime:
             return None
         state = self.inventory.state(manifest, prepared.tag)
         return manifest if state.status is ImageStatus.PRESENT else None

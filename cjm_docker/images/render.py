@@ -7,6 +7,7 @@ bytes, the same hash, and Docker cache hits.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Mapping
@@ -19,8 +20,9 @@ import jinja2
 from cjm_docker import labels
 from cjm_docker.errors import SpecError
 from cjm_docker.images.bases import flavor_alias
+from cjm_docker.images.conda_sources import CONTEXT_DIR, conda_sources
 from cjm_docker.images.context import ContextFile
-from cjm_docker.spec.environment import Flavor
+from cjm_docker.spec.environment import EnvironmentSpec, Flavor
 from cjm_docker.spec.resolve import PluginSpec
 from cjm_docker.spec.sources import PackageKind, PackageRef
 
@@ -30,9 +32,15 @@ CERT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 CERT_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT")
 CONDA_CERT_VARIABLES = ("MAMBA_SSL_VERIFY", "CONDA_SSL_VERIFY")
 HOME = "/home/cjm"
-PYTHON_PATHS = {Flavor.PYTHON: "/opt/venv/bin/python",
+PYTHON_PATHS = {Flavor.PYTHON: "/opt/venv/bin/python", Flavor.RATTLER: "/opt/venv/bin/python",
                 Flavor.MICROMAMBA: "/opt/conda/envs/plugin/bin/python"}
-TEMPLATES = {Flavor.PYTHON: "Dockerfile.python.j2", Flavor.MICROMAMBA: "Dockerfile.micromamba.j2"}
+# The rattler flavor is the python template plus its conda step.
+TEMPLATES = {Flavor.PYTHON: "Dockerfile.python.j2", Flavor.RATTLER: "Dockerfile.python.j2",
+             Flavor.MICROMAMBA: "Dockerfile.micromamba.j2"}
+CONDA_PREFIXES = {Flavor.RATTLER: "/opt/venv", Flavor.MICROMAMBA: "/opt/conda/envs/plugin"}
+# The installer of the rattler flavor's conda step, pinned: it runs only during builds, in a
+# venv of its own that the step removes again.
+RATTLER_REQUIREMENT = "py-rattler==0.28.0"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PIP_FLAGS = "--no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off"
 
@@ -50,6 +58,8 @@ class RenderSettings:
         pip_extra_index_url: passed as a build arg when set.
         proxies: proxy variables, passed as Docker's predefined build args (never stored).
         templates_dir: where the Dockerfile templates are.
+        conda_channels: channel name -> mirror URL or local channel folder (cjm.yaml).
+        conda_installer: the rattler flavor's install script (``images/rattler/install.py``).
     """
 
     cjm_version: str
@@ -60,6 +70,8 @@ class RenderSettings:
     pip_extra_index_url: str | None = None
     proxies: tuple[tuple[str, str], ...] = ()
     templates_dir: Path = field(default_factory=lambda: Path("templates"))
+    conda_channels: tuple[tuple[str, str], ...] = ()
+    conda_installer: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,36 @@ def _pip_spec(ref: PackageRef, local_path: str | None) -> str:
     return spec
 
 
+def _conda_step(spec: PluginSpec, settings: RenderSettings, python: str,
+                local_trees: Mapping[Path, tuple[ContextFile, ...]]) -> tuple[str, list[ContextFile]]:
+    """The conda step's context files (under ``cjm/conda/``) and the file micromamba reads.
+
+    micromamba reads an environment.yml, or an ``@EXPLICIT`` list for a lock; the rattler
+    flavor's installer reads request.json. Local channels travel along (``conda_sources``).
+    """
+    sources = conda_sources(spec.environment, dict(settings.conda_channels))
+    files = [f.moved(f"{context}/{f.path}") for folder, context in sources.local
+             for f in local_trees[folder]]
+    if spec.flavor == Flavor.MICROMAMBA:
+        if sources.locked:
+            name = "explicit.txt"
+            text = "@EXPLICIT\n" + "".join(f"{p.url}#{p.md5}\n" if p.md5 else f"{p.url}\n"
+                                            for p in sources.locked)
+        else:
+            name = "environment.yml"
+            env = spec.environment or EnvironmentSpec(source="(none)")
+            text = env.conda_file(spec.python_version, sources.channels)
+        files.append(ContextFile(f"{CONTEXT_DIR}/{name}", text.encode()))
+        return name, files
+    request = {"prefix": CONDA_PREFIXES[Flavor.RATTLER], "python": python,
+               "channels": list(sources.channels), "specs": list(sources.specs),
+               "locked": [{"url": p.url, "sha256": p.sha256, "md5": p.md5} for p in sources.locked]}
+    files.append(ContextFile(f"{CONTEXT_DIR}/request.json",
+                             json.dumps(request, indent=1, sort_keys=True).encode()))
+    files.append(ContextFile(f"{CONTEXT_DIR}/install.py", settings.conda_installer))
+    return "request.json", files
+
+
 def render_plan(spec: PluginSpec, settings: RenderSettings,
                 local_trees: Mapping[Path, tuple[ContextFile, ...]]) -> BuildPlan:
     """Render the Dockerfile and assemble the context for one plugin.
@@ -188,10 +230,10 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
     system_packages = list(spec.system_packages)
     if spec.flavor == Flavor.MICROMAMBA and settings.ca_certificates:
         system_packages = sorted({*system_packages, "ca-certificates"})
-    if spec.flavor == Flavor.MICROMAMBA:
-        conda_text = (spec.environment.conda_file(spec.python_version) if spec.environment
-                      else f"channels:\n- conda-forge\ndependencies:\n- python={spec.python_version}\n- pip\n")
-        files.append(ContextFile("cjm/environment.yml", conda_text.encode()))
+    conda_file = ""
+    if spec.flavor.conda:
+        conda_file, conda_files = _conda_step(spec, settings, python, local_trees)
+        files.extend(conda_files)
 
     build_args = list(spec.build_args)
     if settings.pip_index_url:
@@ -209,6 +251,8 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         **dict(spec.environment.variables if spec.environment else ()),
     }
+    if spec.flavor.conda:  # where plugins find the conda packages' files (share/, bin/, ...)
+        env_vars["CONDA_PREFIX"] = CONDA_PREFIXES[spec.flavor]
     if settings.ca_certificates:  # the trust store now holds the extra CAs: point every tool at it
         names = CERT_VARIABLES + (CONDA_CERT_VARIABLES if spec.flavor == Flavor.MICROMAMBA else ())
         env_vars.update(dict.fromkeys(names, CERT_BUNDLE))
@@ -234,6 +278,10 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
         labels=image_labels,
         env_vars=sorted(env_vars.items()),
         switch_to_root=spec.base_image is not None,
+        conda=spec.flavor == Flavor.RATTLER,
+        conda_file=conda_file,
+        rattler_pip=f"/opt/cjm/rattler/bin/python -m pip install {PIP_FLAGS}",
+        rattler_requirement=RATTLER_REQUIREMENT,
     )))
     return BuildPlan(
         plugin=spec.name, flavor=spec.flavor, base_image=base, dockerfile=dockerfile,

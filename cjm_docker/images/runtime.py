@@ -105,4 +105,6 @@ def render_settings(config: CjmConfig) -> RenderSettings:
         pip_extra_index_url=config.docker.pip_extra_index_url,
         proxies=tuple(sorted(config.proxy_settings().items())),
         templates_dir=templates_dir(),
+        conda_channels=tuple(sorted(config.docker.conda_channels.items())),
+        conda_installer=(images_dir() / "rattler" / "install.py").read_bytes(),
     )

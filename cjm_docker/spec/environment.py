@@ -1,8 +1,10 @@
-"""Environment specs (conda's ``environment.yml``) and the choice of image flavor.
+"""Environment specs (conda's ``environment.yml``, or a conda lock file) and the image flavor.
 
-An environment spec lists ``channels``, conda ``dependencies`` and a ``pip:`` section. Conda
-dependencies need the micromamba flavor; a spec with only ``python``, ``pip`` and a pip section
-(or no spec at all) builds on the plain Python flavor, which is smaller and needs no conda channel.
+An environment spec lists ``channels``, conda ``dependencies`` and a ``pip:`` section; a lock
+file (``@EXPLICIT``, conda-lock, pixi.lock: ``conda_locks``) pins exact packages instead. Conda
+packages need a conda flavor: rattler (the default: py-rattler links them into the plain Python
+base's venv, no registry needed) or micromamba (its image, which must be pulled). A spec with
+only ``python``, ``pip`` and a pip section (or no spec at all) builds on the plain Python flavor.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from cjm_docker.spec.conda_locks import CondaLock, parse_lock
 from cjm_docker.spec.location import Location
 
 _ALLOWED_KEYS = ("name", "channels", "dependencies", "prefix", "variables")
@@ -29,7 +32,13 @@ class Flavor(str, Enum):
     """Which base an image builds on."""
 
     PYTHON = "python"          # cjm-docker/base-python:<X.Y>, a venv at /opt/venv
+    RATTLER = "rattler"        # the same base and venv, conda packages linked in by py-rattler
     MICROMAMBA = "micromamba"  # cjm-docker/base-micromamba, a conda env "plugin"
+
+    @property
+    def conda(self) -> bool:
+        """True for the flavors that install conda packages."""
+        return self is not Flavor.PYTHON
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class EnvironmentSpec:
         pip_dependencies: the ``pip:`` section.
         python: the constraint on ``python`` as written (``"=3.11"``), or None.
         variables: the ``variables:`` section (set as ENV in the image).
+        lock: the pinned packages, when the spec is a lock file (then ``conda_dependencies``
+            is empty and ``pip_dependencies`` holds the lock's PyPI pins).
     """
 
     source: str
@@ -51,16 +62,18 @@ class EnvironmentSpec:
     pip_dependencies: tuple[str, ...] = ()
     python: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
+    lock: CondaLock | None = None
 
     @property
     def needs_conda(self) -> bool:
         """True when a dependency can only come from a conda channel."""
-        return bool(self.conda_dependencies)
+        return bool(self.conda_dependencies) or self.lock is not None
 
     @property
     def flavor(self) -> Flavor:
-        """The flavor this spec selects on its own."""
-        return Flavor.MICROMAMBA if self.needs_conda else Flavor.PYTHON
+        """The flavor this spec selects on its own (rattler for conda packages: it needs no
+        image from a registry)."""
+        return Flavor.RATTLER if self.needs_conda else Flavor.PYTHON
 
     def python_minor(self) -> str | None:
         """``"3.11"`` when the spec pins major.minor exactly, else None."""
@@ -69,12 +82,17 @@ class EnvironmentSpec:
         match = _EXACT_MINOR.match(self.python)
         return f"{match.group(1)}.{match.group(2)}" if match else None
 
-    def conda_file(self, python_version: str) -> str:
+    def conda_file(self, python_version: str, channels: tuple[str, ...] | None = None) -> str:
         """The spec as micromamba reads it: conda part only (pip is installed separately), with
-        python and pip present, keys sorted so the text is byte-stable."""
+        python and pip present, keys sorted so the text is byte-stable.
+
+        Args:
+            channels: the channels as the build reaches them (mirrors, copies of local
+                channels); default: the spec's own.
+        """
         python = f"python{self.python}" if self.python else f"python={python_version}"
         doc: dict[str, Any] = {
-            "channels": list(self.channels) or ["conda-forge"],
+            "channels": list(channels if channels is not None else self.channels) or ["conda-forge"],
             "dependencies": [python, "pip", *self.conda_dependencies],
         }
         return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False)
@@ -106,6 +124,10 @@ def parse_environment(text: str, where: Location) -> EnvironmentSpec:
     Raises:
         SpecError: malformed YAML, unknown keys, or entries of the wrong shape.
     """
+    lock = parse_lock(text, where)
+    if lock is not None:
+        return EnvironmentSpec(source=where.file, pip_dependencies=lock.pip, python=lock.python,
+                               lock=lock)
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -3,7 +3,7 @@
 Every key of cjm-plugin-system's format works unchanged (``name``, ``env_name``, ``env_file``,
 ``python_version``, ``package``, ``interface_libs``); cjm-docker adds per-plugin ``base_image``,
 ``system_packages``, ``resources``, ``env``, ``volumes``, ``network``, ``build_args``, ``flavor``,
-``import_name``, and for ``cjm-ctl test`` / ``ci-matrix`` ``samples`` and ``ci``.
+``import_name``, ``editable``, and for ``cjm-ctl test`` / ``ci-matrix`` ``samples`` and ``ci``.
 ``cjm-ctl schema`` prints the JSON Schema of ``PluginsFile``.
 """
 
@@ -152,8 +152,11 @@ class PluginEntry(BaseModel):
     network: bool | str | None = Field(default=None,
                                        description="Off by default; true = bridge, or a network name.")
     build_args: dict[str, Scalar] = Field(default_factory=dict, description="Docker build args.")
-    flavor: Literal["auto", "python", "micromamba"] = Field(
-        default="auto", description="Force a flavor; auto = micromamba only for conda dependencies.")
+    flavor: Literal["auto", "python", "rattler", "micromamba"] = Field(
+        default="auto", description="Force a flavor; auto = rattler for conda packages, else python.")
+    editable: bool = Field(
+        default=False, description="Development: mount the local package folder read-only over "
+                                   "the installed code, so a code change needs only a reload.")
     import_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                     description="Top-level module holding meta.py, when not derivable.")
     samples: list[SampleCall] = Field(default_factory=list,

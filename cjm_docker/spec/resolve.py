@@ -7,14 +7,21 @@ image is built.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cjm_docker import naming
 from cjm_docker.errors import UnknownPluginError
-from cjm_docker.manifest import GpuRequest, ResourceLimits, RuntimeSettings, VolumeMount
+from cjm_docker.manifest import (
+    EditableSource,
+    GpuRequest,
+    ResourceLimits,
+    RuntimeSettings,
+    VolumeMount,
+)
 from cjm_docker.spec.environment import EnvironmentSpec, Flavor, parse_environment
 from cjm_docker.spec.location import Location
 from cjm_docker.spec.plugins_file import (
@@ -119,20 +126,44 @@ def _volume(spec: VolumeSpec | str, base_dir: Path, where: Location) -> VolumeMo
     return VolumeMount(source=str(source), target=spec.target, read_only=spec.read_only)
 
 
+def _editable(package: PackageRef, module: str, where: Location) -> EditableSource:
+    """The folder a development plugin mounts: the package folder holding ``meta.py`` (directly
+    under the project or under ``src/``), so that importing ``module`` finds the host's files."""
+    if package.kind != PackageKind.LOCAL or package.path is None:
+        raise where.at("editable").error(
+            f"only a local plugin folder can be editable; package {package.raw!r} is not one.",
+            hint="Point 'package' at the plugin's folder (./path), or remove 'editable'.")
+    for folder in (package.path / module, package.path / "src" / module):
+        if (folder / "meta.py").is_file():
+            return EditableSource(source=str(folder.resolve(strict=True)), module=module)
+    raise where.at("editable").error(
+        f"no package folder '{module}' with a meta.py under {package.path} or its src/ folder, "
+        "so there is nothing to mount over the installed code.",
+        hint="Set import_name to the package that holds meta.py.")
+
+
 def _flavor(entry: PluginEntry, env: EnvironmentSpec | None, where: Location) -> Flavor:
     wanted = entry.flavor
     needs_conda = env is not None and env.needs_conda
     if wanted == "python" and needs_conda:
         assert env is not None
-        deps = ", ".join(env.conda_dependencies)
+        deps = ", ".join(env.conda_dependencies) or f"a {env.lock.kind if env.lock else ''} lock"
         raise where.at("env_file").error(
             f"conda-only dependencies ({deps}) in {env.source} cannot be installed by the python "
             "flavor that 'flavor: python' selects.",
-            hint="Remove 'flavor: python' to build on micromamba, or move them to the pip "
-                 "section or to system_packages.")
-    if wanted == "micromamba" or needs_conda:
-        return Flavor.MICROMAMBA
-    return Flavor.PYTHON
+            hint="Remove 'flavor: python' (conda packages build on the rattler flavor), or move "
+                 "them to the pip section or to system_packages.")
+    if wanted in ("micromamba", "rattler"):
+        return Flavor(wanted)
+    return Flavor.RATTLER if needs_conda else Flavor.PYTHON
+
+
+def absolute_channel(channel: str, base_dir: Path) -> str:
+    """A channel given as a relative path (``./channel``), made absolute against ``base_dir``;
+    names and URLs unchanged."""
+    if channel.startswith(("./", "../", "~")):
+        return str((base_dir / Path(channel).expanduser()).resolve())
+    return channel
 
 
 def _python_version(entry: PluginEntry, env: EnvironmentSpec | None, where: Location,
@@ -158,6 +189,9 @@ def resolve_entry(entry: PluginEntry, plugins_file: PluginsFile, *,
         text, shown = read_env_file(entry.env_file, base_dir, where.at("env_file"),
                                     extra_ca_files=extra_ca_files)
         env = parse_environment(text, Location(shown, entry.name, via=str(source)))
+        if not re.match(r"^https?://", entry.env_file):  # local channels: next to the env file
+            env = replace(env, channels=tuple(absolute_channel(c, Path(shown).parent)
+                                              for c in env.channels))
     package = parse_package(entry.package, base_dir, where.at("package"))
     libs = tuple(parse_package(lib, base_dir, where.at(f"interface_libs[{i}]"))
                  for i, lib in enumerate(entry.interface_libs))
@@ -168,12 +202,16 @@ def resolve_entry(entry: PluginEntry, plugins_file: PluginsFile, *,
     if any(p.kind == PackageKind.VCS for p in (package, *libs)) or any(
             s.startswith("git+") for s in pip_specs):
         system.add("git")  # pip needs git for git+ URLs; the bases do not ship it
+    import_name = entry.import_name or package.import_name
+    runtime = _runtime(entry, base_dir, where)
+    if entry.editable:
+        runtime = runtime.model_copy(update={"editable": _editable(package, import_name, where)})
     return PluginSpec(
         name=entry.name, source=source, package=package, interface_libs=libs, environment=env,
         python_version=python, flavor=flavor, base_image=entry.base_image,
-        system_packages=tuple(sorted(system)), runtime=_runtime(entry, base_dir, where),
+        system_packages=tuple(sorted(system)), runtime=runtime,
         build_args=tuple(sorted((k, _text(v)) for k, v in entry.build_args.items())),
-        import_name=entry.import_name or package.import_name, env_name=entry.env_name,
+        import_name=import_name, env_name=entry.env_name,
     )
 
 

@@ -5,7 +5,7 @@
 # `cjm-ctl install-all` finishes the image after introspecting it, in one final stage (no
 # layer): USER 10001:10001, ENV CJM_PLUGIN_MODULE/CJM_PLUGIN_CLASS, LABEL io.cjm.hash and
 # io.cjm.manifest. Every step costs a container commit, so the stable settings come early.
-FROM cjm-docker/base-micromamba:latest
+FROM cjm-docker/base-micromamba:2
 USER root
 ARG PIP_INDEX_URL
 
@@ -23,15 +23,17 @@ RUN set -eu; \
 
 # 2. Image settings (stable, so they stay cached).
 LABEL io.cjm.flavor="micromamba" io.cjm.managed="true" io.cjm.plugin="golden-micromamba" io.cjm.role="plugin" io.cjm.version="0.0.0-golden"
-ENV CONDA_SSL_VERIFY="/etc/ssl/certs/ca-certificates.crt" CURL_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" MAMBA_SSL_VERIFY="/etc/ssl/certs/ca-certificates.crt" PATH="/opt/conda/envs/plugin/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" PIP_CERT="/etc/ssl/certs/ca-certificates.crt" PIP_DISABLE_PIP_VERSION_CHECK="1" PIP_NO_CACHE_DIR="1" PYTHONDONTWRITEBYTECODE="1" PYTHONUNBUFFERED="1" REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" SSL_CERT_FILE="/etc/ssl/certs/ca-certificates.crt"
+ENV CONDA_PREFIX="/opt/conda/envs/plugin" CONDA_SSL_VERIFY="/etc/ssl/certs/ca-certificates.crt" CURL_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" MAMBA_SSL_VERIFY="/etc/ssl/certs/ca-certificates.crt" PATH="/opt/conda/envs/plugin/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" PIP_CERT="/etc/ssl/certs/ca-certificates.crt" PIP_DISABLE_PIP_VERSION_CHECK="1" PIP_NO_CACHE_DIR="1" PYTHONDONTWRITEBYTECODE="1" PYTHONUNBUFFERED="1" REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" SSL_CERT_FILE="/etc/ssl/certs/ca-certificates.crt"
 WORKDIR /home/cjm
 CMD ["/opt/conda/envs/plugin/bin/python", "-m", "cjm_docker.worker"]
 
 # 3. Environment: the conda env "plugin" from the spec's conda part, then the worker's pinned
 #    dependencies and the plugin's pip dependencies in it.
-COPY cjm/environment.yml /opt/cjm/environment.yml
-RUN micromamba create -y -n plugin -f /opt/cjm/environment.yml \
- && micromamba clean --all --yes
+#    The spec (an environment.yml, or an @EXPLICIT list for a lock) and any local channels.
+COPY cjm/conda/ /opt/cjm/conda/
+RUN micromamba create -y -n plugin -f /opt/cjm/conda/environment.yml \
+ && micromamba clean --all --yes \
+ && rm -rf /opt/cjm/conda
 RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off fastapi==0.110.0 uvicorn==0.29.0 psutil==5.9.8 \
  && /opt/conda/envs/plugin/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'cjm_docker_runtime.pth').write_text('/opt/cjm/runtime\n')"
 RUN /opt/conda/envs/plugin/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off cjm-plugin-system soundfile==0.12.1

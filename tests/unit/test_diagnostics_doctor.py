@@ -42,7 +42,7 @@ def by_name(results):
 
 def test_all_checks_on_a_healthy_gpu_machine(tmp_path):
     engine = FakeEngine(("runc", "nvidia"), ("cjm-docker/base-python:3.11",
-                                             "cjm-docker/base-micromamba:latest"), str(tmp_path))
+                                             "cjm-docker/base-micromamba:2"), str(tmp_path))
     gpus = FakeGpuProvider([FakeGpuProvider.gpu(0, total_mb=24000, used_mb=1000, name="A10")])
     results = by_name(run_checks(CjmConfig(data_dir=tmp_path, docker={"ca_certificates": []}),
                                  engine_factory=lambda: engine, gpu_provider=gpus,

@@ -78,7 +78,7 @@ CASES = [
     Case("python-version-contradicts-env", entry("env_file: env.yml\npython_version: '3.11'"),
          ("contradicts python=3.12",), files={"env.yml": "dependencies: [python=3.12]\n"},
          plugin="demo", key="python_version"),
-    Case("bad-flavor", entry("flavor: conda"), ("'auto', 'python' or 'micromamba'",),
+    Case("bad-flavor", entry("flavor: conda"), ("'auto', 'python', 'rattler' or 'micromamba'",),
          plugin="demo", key="flavor"),
     Case("bad-memory", entry("resources: {memory: lots}"), ("is not a size",),
          plugin="demo", key="resources.memory"),

@@ -27,7 +27,7 @@ def test_pull_references_use_the_mirror() -> None:
     assert pull_reference(settings, Flavor.PYTHON, "3.11.2") == \
         "mirror.local:5000/python:3.11-slim-bookworm"
     assert pull_reference(DockerSettings(), Flavor.MICROMAMBA) == \
-        "mambaorg/micromamba:1.5.8-bookworm-slim"
+        "mambaorg/micromamba:2.0.5-bookworm-slim"
 
 
 def test_debian_suites() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -25,6 +26,8 @@ SETTINGS = RenderSettings(
     pip_index_url="https://pypi.internal/simple",
     proxies=(("HTTPS_PROXY", "http://proxy:3128"),),
     templates_dir=templates_dir(),
+    conda_channels=(("conda-forge", "https://mirror.example/conda-forge"),),
+    conda_installer=b"# the rattler installer\n",
 )
 
 
@@ -35,7 +38,7 @@ def _specs():
 
 def _plan(name: str, settings: RenderSettings = SETTINGS):
     spec = _specs()[name]
-    return render_plan(spec, settings, local_trees(spec))
+    return render_plan(spec, settings, local_trees(spec, settings.conda_channels))
 
 
 def _check_golden(name: str, text: str) -> None:
@@ -55,8 +58,25 @@ def test_micromamba_flavor_golden() -> None:
     plan = _plan("golden-micromamba")
     assert plan.flavor.value == "micromamba"
     _check_golden("micromamba.Dockerfile", plan.dockerfile)
-    env = next(f for f in plan.files if f.path == "cjm/environment.yml")
+    env = next(f for f in plan.files if f.path == "cjm/conda/environment.yml")
     _check_golden("micromamba.environment.yml", env.data.decode())
+
+
+def test_rattler_flavor_golden() -> None:
+    plan = _plan("golden-rattler")
+    assert plan.flavor.value == "rattler" and plan.base_image == "cjm-docker/base-python:3.11"
+    assert plan.python_path == "/opt/venv/bin/python"
+    _check_golden("rattler.Dockerfile", plan.dockerfile)
+    files = {f.path: f.data for f in plan.files}
+    _check_golden("rattler.request.json", files["cjm/conda/request.json"].decode())
+    request = json.loads(files["cjm/conda/request.json"])
+    # the local channel travels in the context; conda-forge goes through the configured mirror
+    assert request["channels"] == ["file:///opt/cjm/conda/channels/00",
+                                   "https://mirror.example/conda-forge"]
+    assert request["specs"] == ["cjm-greeting>=1", "https://mirror.example/conda-forge::zlib"]
+    assert "cjm/conda/channels/00/noarch/repodata.json" in files
+    assert files["cjm/conda/install.py"] == b"# the rattler installer\n"
+    assert "install " in plan.dockerfile and " inflection==0.5.1" in plan.dockerfile  # pip's part
 
 
 def test_rendering_is_byte_stable() -> None:

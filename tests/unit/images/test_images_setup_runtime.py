@@ -50,7 +50,7 @@ def test_present_alias_is_kept(tmp_path: Path) -> None:
 
 
 def test_a_loaded_reference_is_tagged_without_pulling(tmp_path: Path) -> None:
-    engine = FakeEngine({"python:3.11-slim-bookworm", "mambaorg/micromamba:1.5.8-bookworm-slim"})
+    engine = FakeEngine({"python:3.11-slim-bookworm", "mambaorg/micromamba:2.0.5-bookworm-slim"})
     setup = _setup(tmp_path, engine)
     assert setup.ensure_python("3.11").how == "tagged"
     assert setup.ensure_micromamba().how == "tagged"
@@ -113,7 +113,7 @@ def test_missing_micromamba_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(BaseImageMissingError) as info:
         _setup(tmp_path, FakeEngine()).ensure_micromamba()
     text = str(info.value)
-    assert "mambaorg/micromamba:1.5.8-bookworm-slim" in text and "no such host" in text
+    assert "mambaorg/micromamba:2.0.5-bookworm-slim" in text and "no such host" in text
     assert "docker load -i micromamba.tar" in text and "registry_mirror" in text
     assert "docker.base_images.micromamba" in text
 
@@ -124,8 +124,11 @@ def test_needed_bases(tmp_path: Path) -> None:
 plugins:
   - {name: a, package: a, python_version: '3.11'}
   - {name: b, package: b, python_version: '3.13'}
-  - {name: c, package: c, env_file: env.yml}
+  - {name: c, package: c, env_file: env.yml, flavor: micromamba}
   - {name: d, package: d, python_version: '3.9', base_image: 'python:3.9'}
+  - {name: e, package: e, env_file: env.yml}
 """)
     specs = resolve_plugins(load_plugins_file(tmp_path / "plugins.yaml"))
-    assert needed_bases(specs) == (["3.11", "3.13"], True)
+    # c: micromamba; e: conda packages on the rattler flavor, which builds on the Python base
+    assert needed_bases(specs) == (["3.11", "3.12", "3.13"], True)
+    assert needed_bases([s for s in specs if s.name != "c"]) == (["3.11", "3.12", "3.13"], False)

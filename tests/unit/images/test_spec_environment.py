@@ -26,9 +26,9 @@ dependencies:
     assert env.python_minor() == "3.11"
 
 
-def test_conda_dependencies_select_micromamba() -> None:
+def test_conda_dependencies_select_rattler() -> None:
     env = parse_environment("dependencies: [python=3.12, ffmpeg, 'conda-forge::libsndfile']\n", WHERE)
-    assert env.flavor == Flavor.MICROMAMBA
+    assert env.flavor == Flavor.RATTLER  # needs no image from a registry
     assert env.conda_dependencies == ("ffmpeg", "conda-forge::libsndfile")
 
 

@@ -40,7 +40,7 @@ def test_cjm_plugin_system_format_loads_unchanged(tmp_path: Path) -> None:
     assert sqlite.env_name == "test-sqlite-graph"
     assert [lib.raw for lib in sqlite.interface_libs] == ["cjm-plugin-system", "cjm-graph-plugin-system"]
     assert sqlite.flavor.value == "python" and sqlite.python_version == "3.11"
-    assert whisper.flavor.value == "micromamba"  # ffmpeg comes from conda
+    assert whisper.flavor.value == "rattler"  # ffmpeg comes from conda
     assert whisper.import_name == "cjm_transcription_plugin_whisper"
     assert "git" in whisper.system_packages  # pip needs git for git+ URLs
 

@@ -1,0 +1,93 @@
+"""Conda dependencies build here, with no registry and no reachable conda channel.
+
+The tests make a tiny local channel (a noarch python package and a data package, indexed with
+py-rattler) and build the conda demo plugin on the rattler flavor (the bootstrapped Python base;
+py-rattler links the packages into the venv during the build). Its execute returns something
+computed from the conda packages (the data file and the module) and from a pip package, so a
+result proves all three are in the image.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cjm_docker.host.manager import PluginManager
+from cjm_docker.manifest import read_manifest
+from tests.fixtures.conda_channel import demo_channel
+from tests.integration.conftest import unloading
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[3]
+DEMO = REPO / "tests" / "plugins" / "cjm-conda-demo"
+WANT = {"shouted": "HELLO FROM A CONDA PACKAGE TO TESTS!",
+        "titled": "Hello From A Conda Package To Tests", "prefix": "/opt/venv"}
+
+
+def _run_demo(project) -> dict:
+    manager = PluginManager(search_paths=[project.manifests], config=project.config,
+                            engine=project.engine)
+    manager.discover_manifests()
+    with unloading(manager, project.engine):
+        manager.load_plugin("cjm-conda-demo")
+        return manager.execute_plugin("cjm-conda-demo", who="tests")
+
+
+def test_environment_yml_with_a_local_channel_and_pip(project, cjm_ctl) -> None:
+    demo_channel(project.root / "channel")
+    shutil.copytree(DEMO, project.root / "demo")
+    (project.root / "environment.yml").write_text(
+        "channels: [./channel]\n"
+        "dependencies:\n  - python=3.11\n  - cjm-shout\n  - cjm-greeting >=1.0\n"
+        "  - pip:\n      - inflection==0.5.1\n")
+    plugins = project.write_plugins(
+        "plugins:\n  - name: conda-demo\n    env_file: environment.yml\n    package: ./demo\n")
+    result = cjm_ctl("install-all", "--plugins", str(plugins))
+    assert result.code == 0, result.text[-4000:]
+    manifest = read_manifest(project.manifests / "cjm-conda-demo.json")
+    assert manifest.python_path == "/opt/venv/bin/python"
+    labels = project.engine.image_inspect(manifest.image)["Config"]["Labels"]
+    assert labels["io.cjm.flavor"] == "rattler"
+    assert _run_demo(project) == WANT
+
+    # the channel's files are in the content hash: unchanged, nothing is rebuilt
+    again = cjm_ctl("install-all", "--plugins", str(plugins))
+    assert again.code == 0 and "1 up to date" in again.text, again.text[-2000:]
+
+
+def test_explicit_lock_through_a_configured_channel(project, cjm_ctl) -> None:
+    """An @EXPLICIT lock naming an anaconda.org channel, which cjm.yaml's docker.conda_channels
+    maps to a local folder: the mirror path, with no channel reachable."""
+    channel = demo_channel(project.root / "mirror")
+    shutil.copytree(DEMO, project.root / "demo")
+    with (project.root / "cjm.yaml").open("a") as fh:
+        fh.write("  conda_channels:\n    cjm-test: ./mirror\n")
+    (project.root / "explicit.txt").write_text(
+        "# platform: linux-64\n@EXPLICIT\n" + "".join(
+            f"https://conda.anaconda.org/cjm-test/noarch/{p.name}\n"
+            for p in sorted((channel / "noarch").glob("*.tar.bz2"))))
+    plugins = project.write_plugins(
+        "plugins:\n  - name: conda-locked\n    env_file: explicit.txt\n"
+        "    interface_libs: [inflection==0.5.1]\n    package: ./demo\n")
+    result = cjm_ctl("install-all", "--plugins", str(plugins))
+    assert result.code == 0, result.text[-4000:]
+    assert _run_demo(project) == WANT
+
+
+def test_an_unindexed_local_channel_is_a_clear_error(project, cjm_ctl) -> None:
+    (project.root / "empty-channel").mkdir()
+    (project.root / "environment.yml").write_text(
+        "channels: [./empty-channel]\ndependencies: [cjm-shout]\n")
+    plugins = project.write_plugins(
+        "plugins:\n  - name: conda-bad\n    env_file: environment.yml\n"
+        f"    package: {DEMO}\n")
+    result = cjm_ctl("install-all", "--plugins", str(plugins))
+    assert result.code != 0
+    text = " ".join(result.text.split())
+    assert "empty-channel is not an indexed conda channel" in text and "rattler-index" in text
+    assert project.tags("conda-bad") == [] and project.manifest_files() == []
+    assert not os.listdir(project.root / "empty-channel")
