@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +26,14 @@ import rattler
 PROVIDED_BY_BASE = ("python", "pip")
 
 
+class LockMismatch(Exception):
+    """The channel no longer has the exact file a lock pins."""
+
+
 def _python_record(interpreter: str) -> rattler.RepoDataRecord:
     version = subprocess.run([interpreter, "-c", "import platform; print(platform.python_version())"],
                              check=True, capture_output=True, text=True).stdout.strip()
-    subdir = str(rattler.Platform.current())
+    subdir = str(rattler.Subdir.current())
     record = rattler.PackageRecord("python", version, rattler.BuildString("cjm_base"), 0, subdir,
                                    depends=[])
     return rattler.RepoDataRecord(record, f"python-{version}-cjm_base.conda",
@@ -55,12 +60,12 @@ def _check_locked(records: list, locked: list[dict]) -> None:
             continue
         record = by_file.get(filename)
         if record is None:
-            sys.exit(f"cjm-docker: the lock pins {filename}, but the channel resolved another "
-                     "build of it; re-create the lock.")
+            raise LockMismatch(f"the lock pins {filename}, but the channel resolved another "
+                               "build of it; re-create the lock.")
         wanted = package.get("sha256")
         if wanted and record.sha256 is not None and record.sha256.hex() != wanted.lower():
-            sys.exit(f"cjm-docker: {filename} has sha256 {record.sha256.hex()} in its channel, "
-                     f"the lock says {wanted}: the channel changed; re-create the lock.")
+            raise LockMismatch(f"{filename} has sha256 {record.sha256.hex()} in its channel, "
+                               f"the lock says {wanted}: the channel changed; re-create the lock.")
 
 
 async def _install(request: dict) -> None:
@@ -84,10 +89,16 @@ def main(argv: list[str]) -> int:
     try:
         asyncio.run(_install(request))
     except Exception as exc:  # the build log shows this; the step fails
-        print(f"cjm-docker: conda install failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        kind = "" if isinstance(exc, LockMismatch) else f"{type(exc).__name__}: "
+        print(f"cjm-docker: conda install failed: {kind}{exc}", file=sys.stderr)
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    code = main(sys.argv)
+    # Leave without interpreter finalization: py-rattler's runtime threads may still release
+    # the GIL then, which aborts the process (exit 134) after a complete install.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
