@@ -233,9 +233,10 @@ def micromamba_missing(ref: str, reason: str) -> BaseImageMissingError:
     return BaseImageMissingError(
         f"The micromamba base image {MICROMAMBA_ALIAS} is not present and its source {ref} "
         "cannot be pulled "
-        f"({_first_line(reason)}). Plugins whose environment spec has conda dependencies "
-        "need it; it cannot be bootstrapped locally.",
-        hint=f"Either set docker.registry_mirror (or CJM_REGISTRY_MIRROR) to a reachable "
+        f"({_first_line(reason)}). Plugins with 'flavor: micromamba' need it; it cannot be "
+        "bootstrapped locally.",
+        hint=f"Without 'flavor: micromamba', conda packages build on the rattler flavor, which "
+             f"needs no registry. Else set docker.registry_mirror (or CJM_REGISTRY_MIRROR) to a reachable "
              f"registry mirror, or docker.base_images.micromamba to an image you can pull; or on "
              f"a machine with registry access run `docker pull {ref} && docker save {ref} -o "
              f"micromamba.tar`, copy the file here and run `docker load -i micromamba.tar`; then "

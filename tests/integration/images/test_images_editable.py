@@ -79,7 +79,9 @@ def test_editable_plugin_reloads_host_code_without_rebuild(project, cjm_ctl, cap
         # the fastest of three: other work on a shared machine only ever adds time
         assert min(loops) <= max(MAX_LOOP_S, 1.5 * baseline)
 
-        # read-only from inside too: the plugin cannot change the host's files
+        # read-only from inside too: the plugin cannot change the host's files, even one that
+        # the container's user could write to
+        plugin_py.chmod(0o666)
         container_id = manager.get_plugin("cjm-example-echo").container.id
         probe = project.engine.api.exec_create(
             container_id, ["touch", f"{EDITABLE_ROOT}/cjm_example_echo/plugin.py"])
