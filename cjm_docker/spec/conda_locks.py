@@ -141,7 +141,8 @@ def parse_conda_lock(doc: dict[str, Any], where: Location, subdir: str) -> Conda
     for i, entry in enumerate(doc["package"]):
         if not isinstance(entry, dict) or entry.get("platform") != subdir or entry.get("optional"):
             continue
-        hashes = entry.get("hash") if isinstance(entry.get("hash"), dict) else {}
+        raw_hashes = entry.get("hash")
+        hashes: dict[str, Any] = raw_hashes if isinstance(raw_hashes, dict) else {}
         what = f"package {i + 1} ({entry.get('name')})"
         if entry.get("manager") == "pip":
             pip.append(_pip(entry.get("url"), hashes.get("sha256"), where, what, entry.get("name")))

@@ -37,7 +37,12 @@ def _run_demo(project) -> dict:
         return manager.execute_plugin("cjm-conda-demo", who="tests")
 
 
-def test_environment_yml_with_a_local_channel_and_pip(project, cjm_ctl) -> None:
+def _report(capsys, result) -> None:
+    with capsys.disabled():
+        print("\n" + next(line for line in result.text.splitlines() if line.startswith("built ")))
+
+
+def test_environment_yml_with_a_local_channel_and_pip(project, cjm_ctl, capsys) -> None:
     demo_channel(project.root / "channel")
     shutil.copytree(DEMO, project.root / "demo")
     (project.root / "environment.yml").write_text(
@@ -48,6 +53,7 @@ def test_environment_yml_with_a_local_channel_and_pip(project, cjm_ctl) -> None:
         "plugins:\n  - name: conda-demo\n    env_file: environment.yml\n    package: ./demo\n")
     result = cjm_ctl("install-all", "--plugins", str(plugins))
     assert result.code == 0, result.text[-4000:]
+    _report(capsys, result)
     manifest = read_manifest(project.manifests / "cjm-conda-demo.json")
     assert manifest.python_path == "/opt/venv/bin/python"
     labels = project.engine.image_inspect(manifest.image)["Config"]["Labels"]
@@ -59,7 +65,7 @@ def test_environment_yml_with_a_local_channel_and_pip(project, cjm_ctl) -> None:
     assert again.code == 0 and "1 up to date" in again.text, again.text[-2000:]
 
 
-def test_explicit_lock_through_a_configured_channel(project, cjm_ctl) -> None:
+def test_explicit_lock_through_a_configured_channel(project, cjm_ctl, capsys) -> None:
     """An @EXPLICIT lock naming an anaconda.org channel, which cjm.yaml's docker.conda_channels
     maps to a local folder: the mirror path, with no channel reachable."""
     channel = demo_channel(project.root / "mirror")
@@ -75,6 +81,7 @@ def test_explicit_lock_through_a_configured_channel(project, cjm_ctl) -> None:
         "    interface_libs: [inflection==0.5.1]\n    package: ./demo\n")
     result = cjm_ctl("install-all", "--plugins", str(plugins))
     assert result.code == 0, result.text[-4000:]
+    _report(capsys, result)
     assert _run_demo(project) == WANT
 
 
