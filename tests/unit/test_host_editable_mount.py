@@ -61,12 +61,21 @@ def test_editable_needs_the_package_folder(tmp_path: Path) -> None:
         _resolve(tmp_path, "    package: ./dev-plugin\n    editable: true\n    import_name: other\n")
 
 
+class _LocalEngine:
+    """Enough of an Engine for building a container spec: a local engine, never called."""
+
+    endpoint = "unix:///var/run/docker.sock"
+
+    def info(self) -> dict:
+        return {"OperatingSystem": "Debian GNU/Linux 12 (bookworm)", "SecurityOptions": []}
+
+
 def _container_spec(tmp_path: Path, runtime: dict):
     config = CjmConfig(data_dir=tmp_path / "data", runtime_dir=tmp_path / "run")
     manifest = Manifest.model_validate({"name": "dev", "module": "dev_plugin.plugin",
                                         "class": "DevPlugin", "image": "cjm-plugin/dev:1",
                                         "runtime": runtime})
-    container = PluginContainer(manifest, config=config, engine=None, owner=current_owner(),
+    container = PluginContainer(manifest, config=config, engine=_LocalEngine(), owner=current_owner(),
                                 session="s1")
     folder, _ = RuntimeFolder.create(config.resolved_runtime_dir, container.name)
     container.folder = folder
