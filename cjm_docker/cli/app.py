@@ -16,6 +16,7 @@ from cjm_docker.cli import (  # noqa: F401
     deploy,
     doctor,
     images,
+    installed,
     runtime,
     show,
 )

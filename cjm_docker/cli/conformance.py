@@ -39,6 +39,7 @@ def test(
         "--cleanup-timeout", help="Seconds the plugin's cleanup may take.")] = 30.0,
     raw: Annotated[bool, typer.Option(
         "--json", help="Print the reports as JSON on stdout (progress goes to stderr).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every build line.")] = False,
 ) -> None:
     """Run the conformance suite against each plugin's real container; exit 1 on a failure."""
     from cjm_docker.conformance import (
@@ -67,7 +68,7 @@ def test(
     entries = {e.name: e for e in plugins_file.plugins}
     reports: list[PluginReport] = []
     manifest_names: dict[str, str] = {}
-    with BuildProgress(out, logs_dir=config.logs_dir) as progress:
+    with BuildProgress(out, verbose=verbose, logs_dir=config.logs_dir) as progress:
         builder = _builder(plugins, progress) if build else None
         for spec in specs:
             if builder is None:

@@ -182,11 +182,17 @@ class ImageBuilder:
         they live in the manifest: when plugins.yaml changed them, the manifest is made again
         (every layer comes from the cache).
         """
+        return self._judge(prepared)[0]
+
+    def _judge(self, prepared: PreparedBuild) -> tuple[Manifest | None, str]:
+        """(the current manifest or None, why a build is needed) for this build."""
         manifest = self.inventory.manifest_for_spec(prepared.spec.name)
-        if manifest is None or manifest.runtime != prepared.spec.runtime:
-            return None
+        if manifest is None:
+            return None, "not installed in this data dir yet"
+        if manifest.runtime != prepared.spec.runtime:
+            return None, "its runtime settings in plugins.yaml changed"
         state = self.inventory.state(manifest, prepared.tag)
-        return manifest if state.status is ImageStatus.PRESENT else None
+        return (manifest if state.status is ImageStatus.PRESENT else None), state.reason
 
     # -- installing ---------------------------------------------------------------------------
 
@@ -199,11 +205,12 @@ class ImageBuilder:
         """
         started = self.clock()
         prepared = self.prepare(spec)
-        if not (force or nocache):
-            manifest = self.current(prepared)
+        why = "--force" if force or nocache else ""
+        if not why:
+            manifest, why = self._judge(prepared)
             if manifest is not None:
                 return InstallResult(spec.name, manifest, prepared.tag, False, self.clock() - started)
-        self.reporter.start(spec.name, f"building {prepared.tag}")
+        self.reporter.start(spec.name, f"building {prepared.tag}: {why}")
         warning = large_context_warning(spec, prepared.plan)
         if warning:
             self.reporter.event(spec.name, BuildEvent("warning", warning))
