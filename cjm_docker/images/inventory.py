@@ -66,9 +66,9 @@ def image_state(manifest: Manifest, image: dict[str, Any] | None,
                           install)
     size = int(image.get("Size") or 0)
     if expected_tag is not None and expected_tag != manifest.image:
-        return ImageState(ImageStatus.STALE, "plugins.yaml, the plugin's files or the base image "
-                          f"changed since it was built (it would now build {expected_tag})",
-                          install, size)
+        return ImageState(ImageStatus.STALE, "plugins.yaml, the plugin's files, the base image or "
+                          f"cjm-docker itself changed since it was built (it would now build "
+                          f"{expected_tag})", install, size)
     label = str(((image.get("Config") or {}).get("Labels") or {}).get(labels.SPEC_HASH) or "")
     recorded = manifest.image_hash or manifest.image.rpartition(":")[2]
     if label and recorded:
