@@ -114,7 +114,8 @@ def list_plugins(
     config = get_config()
     specs = current_specs(plugins)   # a broken plugins.yaml is said before the engine is asked
     engine = Engine()
-    rows = Inventory(config, engine).listing(expected_tags(plugins, specs, engine))
+    rows = Inventory(config, engine).listing(expected_tags(plugins, specs, engine),
+                                             {s.name: s.runtime for s in specs})
     if raw:
         print_json([{"name": r.manifest.name, "spec_name": r.manifest.spec_name,
                      "version": r.manifest.version, "category": r.manifest.category,

@@ -94,8 +94,9 @@ def show(
         raise inventory.unknown(name)
     path, manifest = found
     specs = [s for s in current_specs(plugins) if s.name == manifest.spec_name]
-    state = inventory.state(manifest, expected_tags(plugins, specs, inventory.engine)
-                            .get(manifest.spec_name))
+    state = inventory.state(manifest,
+                            expected_tags(plugins, specs, inventory.engine).get(manifest.spec_name),
+                            specs[0].runtime if specs else None)
     doc = describe_plugin(manifest, path, state)
     if raw:
         print_json(doc)

@@ -189,9 +189,7 @@ class ImageBuilder:
         manifest = self.inventory.manifest_for_spec(prepared.spec.name)
         if manifest is None:
             return None, "not installed in this data dir yet"
-        if manifest.runtime != prepared.spec.runtime:
-            return None, "its runtime settings in plugins.yaml changed"
-        state = self.inventory.state(manifest, prepared.tag)
+        state = self.inventory.state(manifest, prepared.tag, prepared.spec.runtime)
         return (manifest if state.status is ImageStatus.PRESENT else None), state.reason
 
     # -- installing ---------------------------------------------------------------------------

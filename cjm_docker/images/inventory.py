@@ -12,7 +12,7 @@ from cjm_docker import labels, naming
 from cjm_docker.config import CjmConfig
 from cjm_docker.engine import Engine
 from cjm_docker.errors import ManifestError, UnknownPluginError
-from cjm_docker.manifest import Manifest, read_manifest
+from cjm_docker.manifest import Manifest, RuntimeSettings, read_manifest
 from cjm_docker.name_rule import name_problem, path_for
 
 
@@ -48,7 +48,8 @@ class InstalledPlugin:
 
 
 def image_state(manifest: Manifest, image: dict[str, Any] | None,
-                expected_tag: str | None = None) -> ImageState:
+                expected_tag: str | None = None,
+                expected_runtime: RuntimeSettings | None = None) -> ImageState:
     """The one judgement of "current" that `list`, `show` and `install-all` share.
 
     An image is the manifest's when it carries the content hash the manifest was built from:
@@ -59,6 +60,8 @@ def image_state(manifest: Manifest, image: dict[str, Any] | None,
     Args:
         image: ``docker image inspect`` of ``manifest.image`` (None: absent).
         expected_tag: the tag plugins.yaml would build now, when known.
+        expected_runtime: plugins.yaml's runtime settings now (not in the image hash, but in
+            the manifest: a change means the manifest is made again), when known.
     """
     install = f"cjm-ctl install-all -p {manifest.spec_name or manifest.name}"
     if image is None:
@@ -69,6 +72,9 @@ def image_state(manifest: Manifest, image: dict[str, Any] | None,
         return ImageState(ImageStatus.STALE, "plugins.yaml, the plugin's files, the base image or "
                           f"cjm-docker itself changed since it was built (it would now build "
                           f"{expected_tag})", install, size)
+    if expected_runtime is not None and expected_runtime != manifest.runtime:
+        return ImageState(ImageStatus.STALE, "its runtime settings in plugins.yaml (resources, "
+                          "env, volumes, network, ...) changed since it was installed", install, size)
     label = str(((image.get("Config") or {}).get("Labels") or {}).get(labels.SPEC_HASH) or "")
     recorded = manifest.image_hash or manifest.image.rpartition(":")[2]
     if label and recorded:
@@ -141,9 +147,11 @@ class Inventory:
             hint="`cjm-ctl list` shows what is installed; `cjm-ctl install-all` installs "
                  "plugins.yaml's plugins.")
 
-    def state(self, manifest: Manifest, expected_tag: str | None = None) -> ImageState:
+    def state(self, manifest: Manifest, expected_tag: str | None = None,
+              expected_runtime: RuntimeSettings | None = None) -> ImageState:
         """The image's state for one manifest (see ``image_state``)."""
-        return image_state(manifest, self.engine.image_inspect(manifest.image), expected_tag)
+        return image_state(manifest, self.engine.image_inspect(manifest.image), expected_tag,
+                           expected_runtime)
 
     def status(self, manifest: Manifest, expected_tag: str | None = None) -> tuple[ImageStatus, int | None]:
         """The image's status and size (bytes) for one manifest.
@@ -154,11 +162,14 @@ class Inventory:
         state = self.state(manifest, expected_tag)
         return state.status, state.size_bytes
 
-    def listing(self, expected_tags: dict[str, str] | None = None) -> list[InstalledPlugin]:
-        """Every installed plugin with its image status (``expected_tags``: spec name -> tag)."""
+    def listing(self, expected_tags: dict[str, str] | None = None,
+                expected_runtimes: dict[str, RuntimeSettings] | None = None) -> list[InstalledPlugin]:
+        """Every installed plugin with its image status (``expected_*``: spec name -> what
+        plugins.yaml says now)."""
         rows = []
         for path, manifest in self.manifests():
-            state = self.state(manifest, (expected_tags or {}).get(manifest.spec_name))
+            state = self.state(manifest, (expected_tags or {}).get(manifest.spec_name),
+                               (expected_runtimes or {}).get(manifest.spec_name))
             rows.append(InstalledPlugin(manifest, path, state.status, state.size_bytes,
                                         state.reason, state.action))
         return rows

@@ -86,3 +86,14 @@ def test_a_large_build_context_is_warned_about(monkeypatch: pytest.MonkeyPatch, 
     assert "cjm/plugin/models" in text and f"{tmp_path / 'demo'}/.dockerignore" in text
     small = SimpleNamespace(context_files=lambda: files[1:])
     assert large_context_warning(spec, small) == ""   # type: ignore[arg-type]
+
+
+def test_changed_runtime_settings_are_stale_too() -> None:
+    # Not in the image hash, but in the manifest: install-all makes the manifest again, so
+    # list says so too.
+    from cjm_docker.manifest import RuntimeSettings
+
+    changed = RuntimeSettings.model_validate({"env": {"A": "1"}})
+    state = image_state(manifest(), image(), TAG, changed)
+    assert state.status is ImageStatus.STALE and "runtime settings" in state.reason
+    assert image_state(manifest(), image(), TAG, RuntimeSettings()).status is ImageStatus.PRESENT
