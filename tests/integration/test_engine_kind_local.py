@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import run_ctl
 
 from cjm_docker.config import CjmConfig, Transport
 from cjm_docker.engine_kind import EngineKind, profile_of
 from cjm_docker.gpu_access import GpuMode, gpu_access_for
 from cjm_docker.telemetry import detect_gpu_provider
+from tests.integration.conftest import run_ctl
 
 
 def test_the_development_engine_is_a_local_linux_engine_on_the_unix_transport(engine):
