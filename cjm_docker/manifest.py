@@ -95,6 +95,7 @@ class Manifest(BaseModel):
     image_id: str = ""
     image_hash: str = ""                                      # content hash of the build inputs
     spec_name: str = ""                                       # the plugins.yaml name
+    spec_file: str = ""                                       # the plugins.yaml it came from
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     cjm_docker_version: str = ""
 

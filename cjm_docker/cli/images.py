@@ -62,12 +62,13 @@ def _specs(plugins: Path | None, only: list[str] | None = None) -> list[PluginSp
 
 
 def _builder(plugins: Path | None, reporter: BuildProgress | None = None,
-             engine: Engine | None = None) -> ImageBuilder:
+             engine: Engine | None = None, replace: bool = False) -> ImageBuilder:
     from cjm_docker.spec.plugins_file import load_plugins_file
 
     config = get_config()
     names = load_plugins_file(_plugins_path(plugins, config)).names()
-    return ImageBuilder(config, engine=engine, reporter=reporter, plugin_names=names)
+    return ImageBuilder(config, engine=engine, reporter=reporter, plugin_names=names,
+                        replace=replace)
 
 
 @app.command("setup-runtime")
@@ -134,6 +135,8 @@ def install_all(
         "--plugin", "-p", help="Only this plugin (repeatable).", callback=plugin_names)] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every build step.")] = False,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Let a plugin take the name of one installed from elsewhere.")] = False,
 ) -> None:
     """Build every plugin's image and write its manifest (unchanged plugins are skipped)."""
     started = time.perf_counter()
@@ -142,7 +145,7 @@ def install_all(
     built = current = 0
     say(f"Found {len(specs)} plugin(s) to process.")
     with BuildProgress(verbose=verbose, logs_dir=get_config().logs_dir) as progress:
-        builder = _builder(plugins, progress)
+        builder = _builder(plugins, progress, replace=replace)
         for spec in specs:
             try:
                 result = builder.install(spec, force=force, nocache=no_cache)
@@ -168,11 +171,14 @@ def build(
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when current.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every build step.")] = False,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Let the plugin take the name of one installed from elsewhere.")] = False,
 ) -> None:
     """Build one plugin's image, introspect it and write its manifest."""
     (spec,) = _specs(plugins, [name])
     with BuildProgress(verbose=verbose, logs_dir=get_config().logs_dir) as progress:
-        result = _builder(plugins, progress).install(spec, force=force, nocache=no_cache)
+        result = _builder(plugins, progress, replace=replace).install(spec, force=force,
+                                                                      nocache=no_cache)
     if not result.built:
         say(f"up to date: {spec.name} ({result.tag}); --force rebuilds.")
 

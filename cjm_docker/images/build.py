@@ -125,16 +125,19 @@ class ImageBuilder:
         settings: rendering settings (read from this host on first use).
         plugin_names: every name of the current plugins.yaml (to tell a manifest-name clash
             from a renamed entry).
+        replace: let a plugin from another plugins.yaml (or another entry) take the manifest
+            name of an installed plugin (``--replace``); refused otherwise.
     """
 
     def __init__(self, config: CjmConfig, *, engine: Engine | None = None,
                  reporter: BuildReporter | None = None, settings: RenderSettings | None = None,
-                 plugin_names: Iterable[str] = ()):
+                 plugin_names: Iterable[str] = (), replace: bool = False):
         self.config = config
         self._engine = engine
         self.reporter: BuildReporter = reporter or SilentReporter()
         self._settings = settings
         self.plugin_names = set(plugin_names)
+        self.replace = replace
         self.clock: Callable[[], float] = time.perf_counter
 
     @property
@@ -225,6 +228,8 @@ class ImageBuilder:
     def _build(self, prepared: PreparedBuild, *, nocache: bool) -> Manifest:
         spec, plan, engine = prepared.spec, prepared.plan, self.engine
         previous = self.inventory.manifest_for_spec(spec.name)
+        if previous is not None and not _same_source(previous, spec):
+            previous = None   # another plugins.yaml's entry of that name: not ours to retire
         tagged = False
         written: Path | None = None
         try:
@@ -253,14 +258,32 @@ class ImageBuilder:
         return manifest
 
     def _check_name_clash(self, manifest: Manifest, spec: PluginSpec) -> None:
+        """Refuse a plugin that would take over an installed plugin's manifest name.
+
+        Manifests are keyed by the name a plugin gives itself, so a plugin from elsewhere that
+        calls itself ``cjm-example-echo`` would be what ``load_plugin("cjm-example-echo")`` runs.
+        The same plugins.yaml entry may replace its own manifest; anything else needs
+        ``replace`` (``--replace``; ``--force`` only rebuilds).
+        """
         other = self.inventory.manifest_named(manifest.name)
-        if other is not None and other.spec_name and other.spec_name != spec.name \
-                and other.spec_name in self.plugin_names:
+        if other is None or _same_source(other, spec):
+            return
+        here = str(Path(spec.source).resolve())
+        if other.spec_file in ("", here) and other.spec_name in self.plugin_names:
             raise IntrospectionError(
                 f"Plugins '{other.spec_name}' and '{spec.name}' both describe themselves as "
                 f"'{manifest.name}'; manifests are keyed by that name, so one would replace "
                 "the other.", plugin=spec.name,
                 hint="Install only one of them, or give one a different meta name.")
+        if self.replace:
+            return
+        origin = f"entry '{other.spec_name}' of {other.spec_file or 'another plugins.yaml'}"
+        raise IntrospectionError(
+            f"Plugin '{spec.name}' of {spec.source} describes itself as '{manifest.name}', "
+            f"the name of a plugin already installed from {origin}; installing it would "
+            f"make every load_plugin('{manifest.name}') run this one instead.", plugin=spec.name,
+            hint="Run again with --replace if you mean to replace it; otherwise give this "
+                 f"plugin another meta name, or `cjm-ctl remove {manifest.name}` first.")
 
     def _retire(self, previous: Manifest | None, current: Manifest) -> None:
         """Drop the plugin's previous manifest file when its name changed.
@@ -271,6 +294,13 @@ class ImageBuilder:
         """
         if previous is not None and previous.name != current.name:
             path_for(self.config.manifests_dir, previous.name, ".json").unlink(missing_ok=True)
+
+
+def _same_source(manifest: Manifest, spec: PluginSpec) -> bool:
+    """Whether ``manifest`` was installed from ``spec``'s own plugins.yaml entry (a manifest
+    older than ``spec_file`` is judged by its entry name)."""
+    return manifest.spec_name == spec.name and \
+        manifest.spec_file in ("", str(Path(spec.source).resolve()))
 
 
 def large_context_warning(spec: PluginSpec, plan: BuildPlan) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from pathlib import Path
 from typing import Any
 
 from cjm_docker import envvars, labels
@@ -95,6 +96,7 @@ def make_manifest(meta: dict[str, Any], spec: PluginSpec, plan: BuildPlan, *, ta
     if isinstance(data.get("env_vars"), dict):
         data["env_vars"] = {str(k): str(v) for k, v in data["env_vars"].items()}
     data.update(image=tag, image_id=image_id, spec_name=spec.name,
+                spec_file=str(Path(spec.source).resolve()),
                 runtime=spec.runtime.model_dump(mode="json"), cjm_docker_version=__version__,
                 python_path=plan.python_path)
     try:
