@@ -1,8 +1,9 @@
 """The one module that talks to Docker.
 
-Everything else speaks in the small dataclasses defined here (``ContainerSpec``,
-``ContainerState``, ``BuildEvent``) and gets ``cjm_docker.errors`` exceptions: docker SDK and
-requests exceptions are translated here, at one choke point, and re-raised ``from`` the original.
+Everything else speaks in the small dataclasses of ``engine_types`` (``ContainerSpec``,
+``ContainerState``, ``BuildEvent``), sees the engine as the ``ContainerEngine`` protocol, and
+gets ``cjm_docker.errors`` exceptions: docker SDK and requests exceptions are translated here,
+at one choke point (``_translated``), and re-raised ``from`` the original.
 The low-level ``APIClient`` is used directly because the high-level models add an inspect round
 trip to almost every call, and start-up latency is a feature.
 """
@@ -14,7 +15,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
 import docker
@@ -24,8 +25,18 @@ import requests.exceptions
 from docker.types import DeviceRequest, LogConfig, Mount
 
 from cjm_docker.engine_endpoint import EngineEndpoint, resolve_endpoint
+from cjm_docker.engine_types import (  # re-exported: callers import them from here too
+    BindMount,
+    BuildEvent,
+    ContainerEngine,
+    ContainerSpec,
+    ContainerState,
+    ServiceTask,
+    split_reference,
+)
 from cjm_docker.errors import (
     BuildError,
+    CjmDockerError,
     EngineError,
     EngineUnavailableError,
     ImageError,
@@ -34,6 +45,9 @@ from cjm_docker.errors import (
 if TYPE_CHECKING:
     from cjm_docker.gpu_access import GpuRequest
 
+__all__ = ["BindMount", "BuildEvent", "ContainerEngine", "ContainerSpec", "ContainerState",
+           "Engine", "ServiceTask", "split_reference"]
+
 BUILD_LOG_TAIL_LINES = 30
 _STEP_RE = re.compile(r"^Step \d+/\d+ : ")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -41,92 +55,73 @@ _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _NOISE_RE = re.compile(r"^\s*(---> |Removing intermediate container )")
 
 
-@dataclass(frozen=True)
-class BindMount:
-    """A host folder or file mounted into a container."""
-
-    source: str
-    target: str
-    read_only: bool = False
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    """Everything needed to create one container (secure defaults on)."""
-
-    image: str
-    name: str
-    command: list[str]
-    labels: dict[str, str] = field(default_factory=dict)
-    env: dict[str, str] = field(default_factory=dict)
-    mounts: tuple[BindMount, ...] = ()
-    user: str | None = None
-    network: str | None = None             # None: no network at all
-    publish_port: int | None = None        # container port to publish on 127.0.0.1 (ephemeral)
-    mem_limit_bytes: int | None = None
-    nano_cpus: int | None = None
-    pids_limit: int | None = 512
-    gpus: GpuRequest | None = None         # GPUs, asked for as the engine offers them
-    read_only_rootfs: bool = False
-    tmpfs: dict[str, str] = field(default_factory=dict)
-    auto_remove: bool = False
-    init: bool = True                      # tini as PID 1: reaps the plugin's own children
-    stop_timeout: int = 5
-    log_max_size: str = "10m"              # the engine's own log of the container (json-file)
-    log_max_files: int = 3
-
-
-@dataclass(frozen=True)
-class ContainerState:
-    """What the engine says about a container right now."""
-
-    id: str
-    name: str
-    status: str            # created, running, exited, dead, removing, ...
-    running: bool
-    exit_code: int | None
-    oom_killed: bool
-    labels: dict[str, str]
-    image: str = ""
-    host_port: int | None = None
-    started_at: str = ""
-
-
-@dataclass(frozen=True)
-class ServiceTask:
-    """One task (replica) of a Swarm service, as the manager reports it."""
-
-    id: str
-    slot: int | None
-    node_id: str
-    state: str                 # new, pending, ..., running, complete, failed, shutdown, ...
-    desired_state: str         # running while Swarm wants it up
-    container_id: str          # "" until the node started a container
-    host_ports: dict[int, int]  # target port -> published port, for host-mode ports
-    message: str               # the task's error, else its status message
-    exit_code: int | None
-
-
-@dataclass(frozen=True)
-class BuildEvent:
-    """One line of build progress."""
-
-    kind: str          # "step", "output", "status", "warning" (always shown)
-    text: str
-
-
-def split_reference(ref: str) -> tuple[str, str]:
-    """``repo:tag`` as (repo, tag); no tag (or a registry port, ``host:5000/x``) means latest."""
-    repo, _, tag = ref.rpartition(":")
-    if not repo or "/" in tag:
-        return ref, "latest"
-    return repo, tag
-
-
 def _explain(exc: Exception) -> str:
     if isinstance(exc, docker.errors.APIError):
         return str(exc.explanation or exc)
     return str(exc)
+
+
+def _is_read_timeout(exc: Exception) -> bool:
+    """A read that ran out of time. docker-py surfaces it as ``ReadTimeout`` or, on some
+    paths, as a ``ConnectionError`` wrapping urllib3's ``ReadTimeoutError`` (docker-py#1966)."""
+    return isinstance(exc, requests.exceptions.ReadTimeout) or (
+        isinstance(exc, requests.exceptions.ConnectionError) and "Read timed out" in str(exc))
+
+
+class _Outcome:
+    """What ``_translated`` swallowed: the status that meant "absent" (None: nothing)."""
+
+    __slots__ = ("status",)
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+
+
+@contextmanager
+def _translated(what: str, *, absent: tuple[int, ...] = (), waiting: bool = False,
+                error: Callable[..., CjmDockerError] = EngineError,
+                hint: str | None = None,
+                image_missing: CjmDockerError | None = None) -> Iterator[_Outcome]:
+    """The one place docker SDK and requests exceptions become ``cjm_docker`` errors.
+
+    Args:
+        what: what was attempted, the start of the message ("Cannot remove container ...").
+        absent: HTTP statuses that mean "nothing there, nothing to do" (404 for a container
+            that is gone): swallowed, so the code after the ``with`` block answers.
+        waiting: the call waits on purpose (``wait``): its read timeout is the caller's own
+            limit running out, swallowed as well.
+        error: the error raised for a refusal (``EngineError``; ``ImageError`` for pulls).
+        hint: what the user can do, for a refusal.
+        image_missing: raised instead when the engine says the image does not exist.
+    """
+    outcome = _Outcome()
+    try:
+        yield outcome
+    except CjmDockerError:
+        raise
+    except docker.errors.ImageNotFound as exc:
+        if image_missing is not None:
+            raise image_missing from exc
+        if 404 in absent:
+            outcome.status = 404
+            return
+        raise error(f"{what}: {_explain(exc)}", hint=hint) from exc
+    except docker.errors.APIError as exc:
+        status = exc.status_code or (404 if isinstance(exc, docker.errors.NotFound) else None)
+        if status in absent:
+            outcome.status = status
+            return
+        raise error(f"{what}: {_explain(exc)}", hint=hint) from exc
+    except docker.errors.DockerException as exc:
+        raise error(f"{what}: {_explain(exc)}", hint=hint) from exc
+    except requests.exceptions.RequestException as exc:
+        if _is_read_timeout(exc):
+            if waiting:
+                return
+            raise EngineError(f"{what}: the Docker engine did not answer in time ({exc}).",
+                              hint="Is it overloaded? Check `docker info`.") from exc
+        raise EngineUnavailableError(f"{what}: lost the Docker engine ({exc}).",
+                                     hint=hint or "Is dockerd still running?") from exc
 
 
 def _client_for(endpoint: EngineEndpoint) -> docker.DockerClient:
@@ -155,15 +150,13 @@ class Engine:
     def __init__(self, client: docker.DockerClient | None = None):
         if client is None:
             self.reached = resolve_endpoint()
-            try:
+            with _translated(f"The Docker engine at {self.reached.describe()} does not answer",
+                             error=EngineUnavailableError,
+                             hint="Start it (e.g. `sudo service docker start` or `dockerd &`) "
+                                  "and check DOCKER_HOST, `docker context ls` and your "
+                                  "permission on /var/run/docker.sock."):
                 client = _client_for(self.reached)
                 client.api.ping()
-            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-                raise EngineUnavailableError(
-                    f"The Docker engine at {self.reached.describe()} does not answer ({exc}).",
-                    hint="Start it (e.g. `sudo service docker start` or `dockerd &`) and check "
-                         "DOCKER_HOST, `docker context ls` and your permission on "
-                         "/var/run/docker.sock.") from exc
         else:
             self.reached = EngineEndpoint(client.api.base_url, "a client given in code")
         self.endpoint = self.reached.host   # the engine's URL (unix://, tcp://, ssh://)
@@ -181,13 +174,8 @@ class Engine:
         return self._call(self.api.info)
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
+        with _translated(f"The Docker engine refused {fn.__name__}"):
             return fn(*args, **kwargs)
-        except docker.errors.DockerException as exc:
-            raise EngineError(f"The Docker engine refused {fn.__name__}: {_explain(exc)}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise EngineUnavailableError(f"Lost the Docker engine during {fn.__name__}: {exc}",
-                                         hint="Is dockerd still running?") from exc
 
     # -- images -------------------------------------------------------------------------------
 
@@ -202,14 +190,9 @@ class Engine:
 
     def image_inspect(self, ref: str) -> dict[str, Any] | None:
         """The image's inspect document, or None when it is not present."""
-        try:
+        with _translated(f"Cannot inspect image {ref}", absent=(404,)):
             return self.api.inspect_image(ref)
-        except docker.errors.ImageNotFound:
-            return None
-        except docker.errors.APIError as exc:
-            if exc.status_code == 404:
-                return None
-            raise EngineError(f"Cannot inspect image {ref}: {_explain(exc)}") from exc
+        return None
 
     def image_exists(self, ref: str) -> bool:
         """True when ``ref`` (a tag or an id) is present locally."""
@@ -227,16 +210,11 @@ class Engine:
 
     def remove_image(self, ref: str, *, force: bool = False) -> bool:
         """Remove a tag (or an image); False when it was not there."""
-        try:
+        with _translated(f"Cannot remove image {ref}", absent=(404,),
+                         hint="A container may still use it: see `cjm-ctl ps`."):
             self.api.remove_image(ref, force=force, noprune=False)
             return True
-        except docker.errors.ImageNotFound:
-            return False
-        except docker.errors.APIError as exc:
-            if exc.status_code == 404:
-                return False
-            raise EngineError(f"Cannot remove image {ref}: {_explain(exc)}",
-                              hint="A container may still use it: see `cjm-ctl ps`.") from exc
+        return False
 
     def pull(self, ref: str) -> None:
         """Pull ``ref``.
@@ -245,13 +223,11 @@ class Engine:
             ImageError: the registry could not be reached or has no such image.
         """
         repo, tag = split_reference(ref)
-        try:
+        with _translated(f"Cannot pull {ref}", error=ImageError):
             for _ in self.api.pull(repo, tag=tag, stream=True, decode=True):
                 pass
-            if not self.image_exists(ref):
-                raise ImageError(f"Pulling {ref} finished but the image is not present.")
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise ImageError(f"Cannot pull {ref}: {_explain(exc)}") from exc
+        if not self.image_exists(ref):
+            raise ImageError(f"Pulling {ref} finished but the image is not present.")
 
     def import_rootfs(self, tar_stream: IO[bytes], ref: str, changes: list[str] | None = None,
                       on_bytes: Callable[[int], None] | None = None,
@@ -365,9 +341,8 @@ class Engine:
                         image_id = match.group(1)
                 if "status" in chunk and on_event:
                     on_event(BuildEvent("status", str(chunk["status"])))
-        except BuildError:
-            raise
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            # The build's own translation: the step and the log so far go into the error.
             raise BuildError(f"Image build failed: {_explain(exc)}", plugin=plugin, step=step,
                              log_tail="\n".join(tail)) from exc
         if image_id is None:
@@ -400,39 +375,29 @@ class Engine:
             runtime=spec.gpus.runtime if spec.gpus is not None else None,
         )
         env = {**spec.env, **spec.gpus.env} if spec.gpus is not None else spec.env
-        try:
+        missing = ImageError(f"Image {spec.image} is not present.",
+                             hint="Build it with `cjm-ctl install-all`.")
+        with _translated(f"Cannot create container {spec.name}", image_missing=missing):
             created = self.api.create_container(
                 spec.image, command=spec.command, name=spec.name, labels=spec.labels,
                 environment=env, user=spec.user, host_config=host_config,
                 ports=[spec.publish_port] if spec.publish_port else None,
                 network_disabled=spec.network is None, stop_timeout=spec.stop_timeout,
             )
-        except docker.errors.ImageNotFound as exc:
-            raise ImageError(f"Image {spec.image} is not present.",
-                             hint="Build it with `cjm-ctl install-all`.") from exc
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise EngineError(f"Cannot create container {spec.name}: {_explain(exc)}") from exc
         container_id = created["Id"]
         try:
-            self.api.start(container_id)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            with _translated(f"Cannot start container {spec.name}"):
+                self.api.start(container_id)
+        except CjmDockerError:
             self.remove_container(container_id, force=True)
-            raise EngineError(f"Cannot start container {spec.name}: {_explain(exc)}") from exc
+            raise
         return container_id
 
     def container_state(self, container_id: str) -> ContainerState | None:
         """The container's state, or None when it no longer exists."""
-        try:
-            doc = self.api.inspect_container(container_id)
-        except docker.errors.NotFound:
-            return None
-        except docker.errors.APIError as exc:
-            if exc.status_code == 404:
-                return None
-            raise EngineError(f"Cannot inspect container {container_id[:12]}: {_explain(exc)}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise EngineUnavailableError(f"Lost the Docker engine: {exc}") from exc
-        return _state_from_inspect(doc)
+        with _translated(f"Cannot inspect container {container_id[:12]}", absent=(404,)):
+            return _state_from_inspect(self.api.inspect_container(container_id))
+        return None
 
     def list_containers(self, labels: dict[str, str] | None = None, *,
                         all: bool = True) -> list[ContainerState]:
@@ -448,88 +413,58 @@ class Engine:
 
     def stop_container(self, container_id: str, timeout: float = 5) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds; a missing container is fine."""
-        try:
+        # 304: already stopped; 409: being removed.
+        with _translated(f"Cannot stop container {container_id[:12]}", absent=(404, 304, 409)):
             self.api.stop(container_id, timeout=int(max(0, timeout)))
-        except docker.errors.NotFound:
-            return
-        except docker.errors.APIError as exc:
-            if exc.status_code in (404, 304, 409):
-                return
-            raise EngineError(f"Cannot stop container {container_id[:12]}: {_explain(exc)}") from exc
 
     def kill_container(self, container_id: str, signal: str = "SIGKILL") -> None:
         """Send ``signal`` at once; a missing or stopped container is fine."""
-        try:
+        with _translated(f"Cannot kill container {container_id[:12]}", absent=(404, 409)):
             self.api.kill(container_id, signal=signal)
-        except docker.errors.APIError as exc:
-            if exc.status_code in (404, 409):
-                return
-            raise EngineError(f"Cannot kill container {container_id[:12]}: {_explain(exc)}") from exc
 
     def remove_container(self, container_id: str, *, force: bool = True) -> bool:
         """Remove a container (killing it when ``force``); False when it was already gone."""
-        try:
+        # A forced removal hears 409 only when a removal (an auto-remove) is under way.
+        with _translated(f"Cannot remove container {container_id[:12]}",
+                         absent=(404, 409) if force else (404,)) as outcome:
             self.api.remove_container(container_id, force=force, v=True)
             return True
-        except docker.errors.NotFound:
-            return False
-        except docker.errors.APIError as exc:
-            if exc.status_code == 404:
-                return False
-            if exc.status_code == 409 and "in progress" in _explain(exc):
-                self._wait_removed(container_id)  # an auto-remove is under way: let it finish
-                return True
-            raise EngineError(f"Cannot remove container {container_id[:12]}: {_explain(exc)}") from exc
+        return outcome.status == 409 and self._wait_removed(container_id)
 
-    def _wait_removed(self, container_id: str, timeout: float = 15) -> None:
-        try:
+    def _wait_removed(self, container_id: str, timeout: float = 15) -> bool:
+        """Wait for a removal under way; True when the container was still there."""
+        with _translated(f"Container {container_id[:12]} is not going away", absent=(404,),
+                         waiting=True):
             self.api.wait(container_id, timeout=timeout, condition="removed")
-        except (docker.errors.NotFound, requests.exceptions.ReadTimeout):
-            pass
-        except docker.errors.APIError as exc:
-            if exc.status_code != 404:
-                raise EngineError(f"Container {container_id[:12]} is not going away: "
-                                  f"{_explain(exc)}") from exc
+            return True
+        return False
 
     def wait_container(self, container_id: str, timeout: float | None = None) -> int | None:
-        """Block until the container exits; its exit code (None when it vanished)."""
-        try:
+        """Block until the container exits; its exit code (None when it vanished or
+        ``timeout`` ran out)."""
+        with _translated(f"Cannot wait for container {container_id[:12]}", absent=(404,),
+                         waiting=True):
             return int(self.api.wait(container_id, timeout=timeout)["StatusCode"])
-        except docker.errors.NotFound:
-            return None
-        except requests.exceptions.ReadTimeout:
-            return None
+        return None
 
     def container_logs(self, container_id: str, *, tail: int | str = "all") -> str:
         """The container's stdout and stderr so far ("" when it is gone)."""
-        try:
-            raw = self.api.logs(container_id, stdout=True, stderr=True, tail=tail)
-        except docker.errors.NotFound:
-            return ""
-        except docker.errors.APIError as exc:
-            if exc.status_code == 404:
-                return ""
-            raise EngineError(f"Cannot read logs of {container_id[:12]}: {_explain(exc)}") from exc
-        return raw.decode("utf-8", "replace")
+        with _translated(f"Cannot read logs of {container_id[:12]}", absent=(404,)):
+            return self.api.logs(container_id, stdout=True, stderr=True,
+                                 tail=tail).decode("utf-8", "replace")
+        return ""
 
     def follow_logs(self, container_id: str, *, tail: int | str = 50) -> Iterator[str]:
-        """Yield log text as the container writes it, until it stops."""
-        try:
+        """Yield log text as the container writes it, until it stops (or is gone)."""
+        with _translated(f"Cannot follow logs of {container_id[:12]}", absent=(404,)):
             for chunk in self.api.logs(container_id, stream=True, follow=True, tail=tail):
                 yield chunk.decode("utf-8", "replace")
-        except docker.errors.NotFound:
-            return
 
     def container_stats(self, container_id: str) -> dict[str, Any] | None:
         """One stats sample without the engine's two-second priming wait (None when gone)."""
-        try:
+        with _translated(f"Cannot read stats of {container_id[:12]}", absent=(404,)):
             return self.api.stats(container_id, stream=False, one_shot=True)
-        except docker.errors.NotFound:
-            return None
-        except docker.errors.APIError as exc:
-            if exc.status_code == 404:
-                return None
-            raise EngineError(f"Cannot read stats of {container_id[:12]}: {_explain(exc)}") from exc
+        return None
 
     def container_events(self, labels: dict[str, str]) -> Iterator[dict[str, Any]]:
         """Subscribe now to die/oom events of containers carrying ``labels``; iterate to read.
@@ -550,9 +485,10 @@ class Engine:
             if code is None:
                 self.kill_container(container_id)
                 code = -1
-            out = self.api.logs(container_id, stdout=True, stderr=False).decode("utf-8", "replace")
-            err = self.api.logs(container_id, stdout=False, stderr=True).decode("utf-8", "replace")
-            return code, out, err
+            with _translated(f"Cannot read the output of {spec.name}"):
+                out = self.api.logs(container_id, stdout=True, stderr=False)
+                err = self.api.logs(container_id, stdout=False, stderr=True)
+            return code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
         finally:
             self.remove_container(container_id, force=True)
 
@@ -587,12 +523,9 @@ class Engine:
 
     def network_addresses(self, network: str) -> dict[str, str]:
         """IPv4 address of each container on a local network, by container id ({} when absent)."""
-        try:
+        doc: dict[str, Any] = {}
+        with _translated(f"Cannot inspect network {network}", absent=(404,)):
             doc = self.api.inspect_network(network)
-        except docker.errors.NotFound:
-            return {}
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise EngineError(f"Cannot inspect network {network}: {_explain(exc)}") from exc
         return {cid: (entry.get("IPv4Address") or "").split("/")[0]
                 for cid, entry in (doc.get("Containers") or {}).items()
                 if entry.get("IPv4Address")}
@@ -643,9 +576,13 @@ def _task_from_doc(doc: dict[str, Any]) -> ServiceTask:
 
 
 def _closing_events(stream: Any) -> Iterator[dict[str, Any]]:
+    """Events until the subscription ends; a broken subscription ends it too (the exit
+    recorder resubscribes), so nothing foreign escapes to the reader."""
     try:
-        yield from stream
-    except (requests.exceptions.RequestException, docker.errors.DockerException):
+        with _translated("The engine's event stream broke", absent=tuple(range(400, 600)),
+                         waiting=True):
+            yield from stream
+    except CjmDockerError:
         return
     finally:
         stream.close()

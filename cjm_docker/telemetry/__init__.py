@@ -2,7 +2,7 @@
 
     host.py        HostMonitor -> HostStats (psutil)
     containers.py  ContainerStatsReader -> ContainerStats (engine stats, `docker stats` formulas)
-    gpu.py         GpuProvider protocol, GpuInfo, MigDevice, GpuProcess, NoGpuProvider, FakeGpuProvider
+    gpu.py         GpuProvider protocol, GpuInfo, MigDevice, GpuProcess, NoGpuProvider
     nvml.py        NvmlProvider (nvidia-ml-py, imported lazily)
     nvidia_smi.py  NvidiaSmiProvider (CSV output of nvidia-smi)
     cgroups.py     host PID -> container id, GPU memory per container
@@ -13,7 +13,6 @@
 from cjm_docker.telemetry.cgroup_stats import CgroupStatsSource
 from cjm_docker.telemetry.containers import ContainerStats, ContainerStatsReader
 from cjm_docker.telemetry.gpu import (
-    FakeGpuProvider,
     GpuInfo,
     GpuProcess,
     GpuProvider,
@@ -27,7 +26,7 @@ from cjm_docker.telemetry.nvml import NvmlProvider
 from cjm_docker.telemetry.snapshot import PluginUsage, Telemetry, TelemetrySnapshot
 
 __all__ = [
-    "CgroupStatsSource", "ContainerStats", "ContainerStatsReader", "FakeGpuProvider", "GpuInfo", "GpuProcess",
+    "CgroupStatsSource", "ContainerStats", "ContainerStatsReader", "GpuInfo", "GpuProcess",
     "GpuProvider", "HostMonitor", "HostStats", "MigDevice", "NoGpuProvider", "NvidiaSmiProvider",
     "NvmlProvider", "PluginUsage", "Telemetry", "TelemetrySnapshot", "detect_gpu_provider",
 ]

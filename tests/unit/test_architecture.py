@@ -19,7 +19,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["_version", "errors", "envvars", "labels", "wire",
                      "interface", "validation", "metadata", "manifest", "naming", "name_rule",
                      "engine_endpoint"], 0),
-    **dict.fromkeys(["engine", "engine_kind", "gpu_access", "cdi", "spec", "config",
+    **dict.fromkeys(["engine", "engine_types", "engine_kind", "gpu_access", "cdi", "spec",
+                     "config",
                      "telemetry"], 1),
     **dict.fromkeys(["scheduling", "images", "worker"], 2),
     "host": 3,
@@ -74,6 +75,12 @@ def test_every_import_points_down() -> None:
 def test_the_worker_needs_nothing_of_the_host() -> None:
     for path in (PACKAGE / "worker").rglob("*.py"):
         assert imported_units(path) <= WORKER_MAY_IMPORT, path
+
+
+def test_test_fakes_stay_out_of_the_package() -> None:
+    fakes = [str(path.relative_to(PACKAGE.parent)) for path in modules()
+             if "class Fake" in path.read_text()]
+    assert fakes == [], "test fakes belong in tests/fakes/"
 
 
 def test_the_architecture_page_names_every_folder() -> None:

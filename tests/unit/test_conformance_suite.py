@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
+from cjm_docker import labels
 from cjm_docker.conformance import (
     Check,
     CheckFailed,
@@ -22,20 +23,13 @@ from cjm_docker.conformance import (
     summary_line,
 )
 from cjm_docker.conformance.checks import default_checks
+from cjm_docker.engine_types import ContainerState
 from cjm_docker.spec.plugins_file import SampleCall
+from tests.fakes.engine import FakeEngine
 
-
-class FakeEngine:
-    def __init__(self):
-        self.containers: list = []
-        self.removed: list[str] = []
-
-    def list_containers(self, selector):
-        return list(self.containers)
-
-    def remove_container(self, cid, force=False):
-        self.removed.append(cid)
-        self.containers = [c for c in self.containers if c.id != cid]
+#: A container the session left behind (the labels the suite looks for).
+LEFTOVER = ContainerState(id="c1", name="cjm-p", status="running", running=True, exit_code=None,
+                          oom_killed=False, labels={labels.MANAGED: "true", labels.SESSION: "s1"})
 
 
 class FakeProxy:
@@ -133,7 +127,7 @@ def test_timeout_kills_the_container_and_skips_live_checks(tmp_path):
 
 def test_leftover_containers_of_the_session_are_removed(tmp_path):
     ctx = context(tmp_path)
-    ctx.manager.engine.containers = [SimpleNamespace(id="c1", name="cjm-p", status="running")]
+    ctx.manager.engine.containers["c1"] = LEFTOVER
     run_checks(ctx, [Final()])
     assert ctx.manager.engine.removed == ["c1"]
 
@@ -142,7 +136,7 @@ def test_leftovers_check_names_containers_and_exchange_files(tmp_path):
     from cjm_docker.conformance.checks import LeftoversCheck
 
     ctx = context(tmp_path)
-    ctx.manager.engine.containers = [SimpleNamespace(id="c1", name="cjm-p", status="running")]
+    ctx.manager.engine.containers["c1"] = LEFTOVER
     (tmp_path / "exchange").mkdir()
 
     class Litter(Check):

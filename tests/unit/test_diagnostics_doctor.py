@@ -18,22 +18,9 @@ from cjm_docker.diagnostics import (
 )
 from cjm_docker.errors import EngineUnavailableError
 from cjm_docker.gpu_access import decide
-from cjm_docker.telemetry import FakeGpuProvider, NoGpuProvider
-
-
-class FakeEngine:
-    def __init__(self, runtimes=("runc",), tags=(), root="/"):
-        self.runtimes, self.tags, self.root = runtimes, tags, root
-
-    def version(self):
-        return {"Version": "27.1.0", "ApiVersion": "1.46", "Os": "linux", "Arch": "amd64"}
-
-    def info(self):
-        return {"Runtimes": {r: {} for r in self.runtimes}, "DefaultRuntime": "runc",
-                "DockerRootDir": self.root, "HttpsProxy": "http://user:secret@proxy:3128"}
-
-    def list_images(self):
-        return [{"RepoTags": list(self.tags)}]
+from cjm_docker.telemetry import NoGpuProvider
+from tests.fakes.engine import FakeEngine
+from tests.fakes.gpu import FakeGpuProvider
 
 
 def by_name(results):
@@ -41,8 +28,8 @@ def by_name(results):
 
 
 def test_all_checks_on_a_healthy_gpu_machine(tmp_path):
-    engine = FakeEngine(("runc", "nvidia"), ("cjm-docker/base-python:3.11",
-                                             "cjm-docker/base-micromamba:2"), str(tmp_path))
+    engine = FakeEngine(("cjm-docker/base-python:3.11", "cjm-docker/base-micromamba:2"),
+                        runtimes=("runc", "nvidia"), root=str(tmp_path))
     gpus = FakeGpuProvider([FakeGpuProvider.gpu(0, total_mb=24000, used_mb=1000, name="A10")])
     results = by_name(run_checks(CjmConfig(data_dir=tmp_path, docker={"ca_certificates": []}),
                                  engine_factory=lambda: engine, gpu_provider=gpus,
@@ -85,7 +72,7 @@ def test_gpu_checks():
 
 
 def test_base_images_missing():
-    python, mamba = check_base_images(FakeEngine(tags=("cjm-docker/base-python:3.10",)), "3.11")
+    python, mamba = check_base_images(FakeEngine(images=("cjm-docker/base-python:3.10",)), "3.11")
     assert python.status is Status.WARN and "3.11 missing" in python.detail
     assert mamba.status is Status.WARN and "setup-runtime" in mamba.remedy
     python, _ = check_base_images(FakeEngine(), "3.11")

@@ -24,7 +24,7 @@ from cjm_docker.host.owner import current_owner
 from cjm_docker.host.runtime_folder import RuntimeFolder
 from cjm_docker.manifest import parse_manifest
 from cjm_docker.scheduling import Requirements, SafetyScheduler, choose_gpus, plan_placement
-from cjm_docker.telemetry import FakeGpuProvider
+from tests.fakes.gpu import FakeGpuProvider
 
 G = FakeGpuProvider.gpu
 TWO = [G(0, total_mb=24000, used_mb=20000), G(1, total_mb=24000, used_mb=2000)]

@@ -8,6 +8,7 @@ import pytest
 
 from cjm_docker.telemetry.cgroup_stats import CgroupStatsSource, system_cpu
 from cjm_docker.telemetry.containers import ContainerStatsReader, stats_from_document
+from tests.fakes.engine import FakeEngine
 
 CID = "b" * 64
 MIB = 1024 * 1024
@@ -63,11 +64,8 @@ def test_cgroup_v2_systemd_driver(tmp_path, proc):
 
 
 def test_invisible_cgroup_falls_back_to_the_engine(tmp_path, proc):
-    class Engine:
-        def container_stats(self, container_id):
-            return {"id": container_id, "from": "engine"}
-
-    source = CgroupStatsSource(Engine(), cgroup_root=tmp_path / "none", proc_root=proc)
+    engine = FakeEngine(stats={CID: {"id": CID, "from": "engine"}})
+    source = CgroupStatsSource(engine, cgroup_root=tmp_path / "none", proc_root=proc)
     assert source.container_stats(CID)["from"] == "engine"
     assert CgroupStatsSource(cgroup_root=tmp_path / "none").container_stats(CID) is None
 

@@ -8,7 +8,6 @@ import pytest
 from scheduling_fakes import FakeMachine
 
 from cjm_docker.telemetry import (
-    FakeGpuProvider,
     NoGpuProvider,
     NvidiaSmiProvider,
     NvmlProvider,
@@ -17,6 +16,7 @@ from cjm_docker.telemetry import (
 from cjm_docker.telemetry.cgroups import container_id_in_cgroup, gpu_memory_by_container
 from cjm_docker.telemetry.gpu import GpuProcess
 from cjm_docker.telemetry.nvidia_smi import parse_gpus, parse_processes
+from tests.fakes.gpu import FakeGpuProvider
 
 CID = "a" * 64
 

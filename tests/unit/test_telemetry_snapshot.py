@@ -64,7 +64,7 @@ def test_snapshot_async_matches(machine):
 
 def test_freest_gpu_ties_go_to_the_lower_index():
     host = HostStats(0, 1, 1, 1, 0)
-    from cjm_docker.telemetry import FakeGpuProvider
+    from tests.fakes.gpu import FakeGpuProvider
 
     gpus = (FakeGpuProvider.gpu(0, total_mb=10), FakeGpuProvider.gpu(1, total_mb=10))
     assert TelemetrySnapshot(host, gpus).freest_gpu().index == 0

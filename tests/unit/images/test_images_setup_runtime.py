@@ -8,34 +8,11 @@ from pathlib import Path
 import pytest
 
 from cjm_docker.config import load_config
-from cjm_docker.errors import BaseImageMissingError, ImageError
+from cjm_docker.errors import BaseImageMissingError
 from cjm_docker.images import bootstrap
 from cjm_docker.images.bootstrap import RuntimeSetup, needed_bases
 from cjm_docker.spec import load_plugins_file, resolve_plugins
-
-
-class FakeEngine:
-    """Just what RuntimeSetup uses; registry pulls fail like on a machine without one."""
-
-    def __init__(self, present: set[str] | None = None):
-        self.present = set(present or ())
-        self.calls: list[tuple[str, ...]] = []
-
-    def image_exists(self, ref: str) -> bool:
-        return ref in self.present
-
-    def tag_image(self, source: str, ref: str) -> None:
-        self.calls.append(("tag", source, ref))
-        self.present.add(ref)
-
-    def pull(self, ref: str) -> None:
-        self.calls.append(("pull", ref))
-        raise ImageError(f"Cannot pull {ref}: dial tcp: lookup registry-1.docker.io: no such host")
-
-    def build(self, *args, **kwargs) -> str:
-        self.calls.append(("build", kwargs["tag"]))
-        self.present.add(kwargs["tag"])
-        return "sha256:base"
+from tests.fakes.engine import FakeEngine
 
 
 def _setup(tmp_path: Path, engine: FakeEngine, **docker) -> RuntimeSetup:
@@ -44,13 +21,14 @@ def _setup(tmp_path: Path, engine: FakeEngine, **docker) -> RuntimeSetup:
 
 
 def test_present_alias_is_kept(tmp_path: Path) -> None:
-    engine = FakeEngine({"cjm-docker/base-python:3.11"})
+    engine = FakeEngine(images={"cjm-docker/base-python:3.11"})
     assert _setup(tmp_path, engine).ensure_python("3.11").how == "present"
     assert engine.calls == []
 
 
 def test_a_loaded_reference_is_tagged_without_pulling(tmp_path: Path) -> None:
-    engine = FakeEngine({"python:3.11-slim-bookworm", "mambaorg/micromamba:2.0.5-bookworm-slim"})
+    engine = FakeEngine(images={"python:3.11-slim-bookworm",
+                                "mambaorg/micromamba:2.0.5-bookworm-slim"})
     setup = _setup(tmp_path, engine)
     assert setup.ensure_python("3.11").how == "tagged"
     assert setup.ensure_micromamba().how == "tagged"
@@ -70,7 +48,7 @@ def test_failed_pull_bootstraps_from_debian(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_an_imported_rootfs_is_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = FakeEngine({"cjm-docker/rootfs:bookworm"})
+    engine = FakeEngine(images={"cjm-docker/rootfs:bookworm"})
     monkeypatch.setattr(RuntimeSetup, "make_rootfs", lambda *a: pytest.fail("debootstrap again"))
     assert _setup(tmp_path, engine).ensure_python("3.11").how == "bootstrapped"
 
