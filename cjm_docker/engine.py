@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
+import secrets
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,6 +55,10 @@ BUILD_LOG_TAIL_LINES = 30
 _STEP_RE = re.compile(r"^Step \d+/\d+ : ")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # The classic builder's own bookkeeping lines: not the failing step's output.
+log = logging.getLogger(__name__)
+#: How long an interrupted create or start waits for the engine to finish making the container
+#: so that it can be removed (past that, its labels leave it to `cjm-ctl gc`).
+_INTERRUPTED_CREATE_S = 3.0
 _NOISE_RE = re.compile(r"^\s*(---> |Removing intermediate container )")
 
 
@@ -256,26 +263,39 @@ class Engine:
             raise ImageError(f"Importing the root filesystem as {ref} failed: {result}")
         return image_id
 
-    def commit_image(self, image: str, ref: str, *, labels: dict[str, str] | None = None,
+    def commit_image(self, image: str, ref: str | None, *, labels: dict[str, str] | None = None,
                      env: dict[str, str] | None = None, user: str | None = None,
-                     message: str = "") -> str:
-        """A new image ``ref``: ``image`` plus config changes (labels, env, user), no new layer.
+                     message: str = "", helper_labels: dict[str, str] | None = None) -> str:
+        """A new image: ``image`` plus config changes (labels, env, user), no new layer.
 
         Equivalent to a build of ``FROM image`` + ``LABEL``/``ENV``/``USER``, in one commit of a
         never-started container instead of one container commit per instruction (each costs
         seconds on some storage drivers). Unset fields keep the image's values.
 
+        Args:
+            ref: the tag to give it; None leaves it untagged (the caller tags it when ready).
+            helper_labels: labels of the short-lived helper container (its owner, so that
+                ``cjm-ctl gc`` finds it if this process dies before removing it).
+
         Returns:
             The new image id.
         """
-        repo, tag = split_reference(ref)
+        repo, tag = split_reference(ref) if ref else (None, None)
         source = self.image_inspect(image)
         if source is None:
             raise ImageError(f"Image {image} is not present.")
         config = source.get("Config") or {}
         has_command = bool(config.get("Cmd") or config.get("Entrypoint"))
-        created = self._call(self.api.create_container, image,
-                             command=None if has_command else ["true"], network_disabled=True)
+        name = f"cjm-commit-{secrets.token_hex(6)}"
+        try:
+            created = self._call(self.api.create_container, image, name=name,
+                                 command=None if has_command else ["true"],
+                                 network_disabled=True, labels=dict(helper_labels or {}))
+        except CjmDockerError:
+            raise
+        except BaseException:  # an interrupt: the engine may make it after we stopped listening
+            self._remove_quietly(name, until_found=_INTERRUPTED_CREATE_S)
+            raise
         try:
             # the container's own settings must not leak into the image: name the image's
             conf: dict[str, Any] = {"Labels": dict(labels or {}), "Cmd": config.get("Cmd"),
@@ -287,9 +307,11 @@ class Engine:
             result = self._call(self.api.commit, created["Id"], repository=repo, tag=tag,
                                 message=message or None, pause=False, conf=conf)
         finally:
-            self.remove_container(created["Id"], force=True)
+            self._remove_quietly(created["Id"])
         image_id = result.get("Id", "") if isinstance(result, dict) else ""
-        return image_id if image_id.startswith("sha256:") else self._present_id(ref)
+        if image_id.startswith("sha256:") or ref is None:
+            return image_id
+        return self._present_id(ref)
 
     def build(self, context: IO[bytes], *, tag: str | None = None,
               labels: dict[str, str] | None = None, buildargs: dict[str, str] | None = None,
@@ -377,13 +399,19 @@ class Engine:
         env = {**spec.env, **spec.gpus.env} if spec.gpus is not None else spec.env
         missing = ImageError(f"Image {spec.image} is not present.",
                              hint="Build it with `cjm-ctl install-all`.")
-        with _translated(f"Cannot create container {spec.name}", image_missing=missing):
-            created = self.api.create_container(
-                spec.image, command=spec.command, name=spec.name, labels=spec.labels,
-                environment=env, user=spec.user, host_config=host_config,
-                ports=[spec.publish_port] if spec.publish_port else None,
-                network_disabled=spec.network is None, stop_timeout=spec.stop_timeout,
-            )
+        try:
+            with _translated(f"Cannot create container {spec.name}", image_missing=missing):
+                created = self.api.create_container(
+                    spec.image, command=spec.command, name=spec.name, labels=spec.labels,
+                    environment=env, user=spec.user, host_config=host_config,
+                    ports=[spec.publish_port] if spec.publish_port else None,
+                    network_disabled=spec.network is None, stop_timeout=spec.stop_timeout,
+                )
+        except CjmDockerError:
+            raise
+        except BaseException:  # Ctrl-C: the engine may make it after we stopped listening
+            self._remove_quietly(spec.name, until_found=_INTERRUPTED_CREATE_S)
+            raise
         container_id = created["Id"]
         try:
             with _translated(f"Cannot start container {spec.name}"):
@@ -391,7 +419,28 @@ class Engine:
         except CjmDockerError:
             self.remove_container(container_id, force=True)
             raise
+        except BaseException:
+            self._remove_quietly(container_id, until_found=_INTERRUPTED_CREATE_S)
+            raise
         return container_id
+
+    def _remove_quietly(self, container: str, *, until_found: float = 0.0) -> None:
+        """Remove a container on the way out of an error or an interrupt (best effort: the
+        first error stays the one reported; what is left carries labels for `cjm-ctl gc`).
+
+        ``until_found``: seconds to keep trying while it does not exist yet: after an
+        interrupted create the engine may still be making it.
+        """
+        deadline = time.monotonic() + until_found
+        while True:
+            try:
+                if self.remove_container(container, force=True):
+                    return
+            except Exception:  # noqa: BLE001 - cleanup must not mask the original failure
+                log.debug("could not remove container %s", container, exc_info=True)
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
 
     def container_state(self, container_id: str) -> ContainerState | None:
         """The container's state, or None when it no longer exists."""

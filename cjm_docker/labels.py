@@ -12,7 +12,10 @@ SPEC_HASH = f"{PREFIX}.hash"             # content hash of everything that went 
 VERSION = f"{PREFIX}.version"            # cjm_docker version that built/started it
 FLAVOR = f"{PREFIX}.flavor"              # "python" or "micromamba"
 MANIFEST = f"{PREFIX}.manifest"          # the manifest JSON (images)
-ROLE = f"{PREFIX}.role"                  # "plugin", "base", "introspect"
+ROLE = f"{PREFIX}.role"                  # "plugin", "base", "introspect", "commit"
+ROLE_PLUGIN = "plugin"                   # a worker (images of plugins carry it too)
+ROLE_INTROSPECT = "introspect"           # the one-off container that describes a new image
+ROLE_COMMIT = "commit"                   # the never-started helper of the final image commit
 
 # Containers only: who owns it, so gc can tell a dead host's orphan from a live host's worker.
 OWNER_HOST = f"{PREFIX}.owner.host"      # hostname of the owning host process

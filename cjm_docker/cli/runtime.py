@@ -16,8 +16,8 @@ from cjm_docker.cli.root import app, complete_plugin_names, plugin_name
 from cjm_docker.config import get_config
 from cjm_docker.engine import ContainerState, Engine
 from cjm_docker.errors import ConfigError, SpecError, UnknownPluginError
-from cjm_docker.host.owner import owner_alive
 from cjm_docker.host.reaper import reap
+from cjm_docker.owner import owner_alive
 
 
 def parse_call_arguments(tokens: list[str]) -> tuple[list[Any], dict[str, Any]]:
@@ -222,7 +222,8 @@ def gc(
     foreign: Annotated[bool, typer.Option(
         "--include-foreign", help="Also containers owned by hosts on other machines.")] = False,
 ) -> None:
-    """Remove plugin containers whose host process is gone (never a live host's)."""
+    """Remove containers (workers, build helpers) whose host process is gone (never a live
+    host's)."""
     get_config()
     orphans = reap(Engine(), dry_run=dry_run, include_foreign=foreign)
     if not orphans:

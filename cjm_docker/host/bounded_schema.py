@@ -8,15 +8,20 @@ plugins' containers expire). Here those keywords, and ``additionalProperties`` (
 the same patterns), run on RE2, whose time is linear in the input. A pattern RE2 cannot run
 (a backreference, a lookaround) is a schema error, never a fallback to ``re``.
 
-Also bounded: the schema's size (``MAX_SCHEMA_BYTES``), and references: only ones inside the
-schema itself resolve (jsonschema fetches nothing); a reference loop is an error.
+Also bounded: the schema's size (``MAX_SCHEMA_BYTES``); references (only ones inside the
+schema itself resolve, jsonschema fetches nothing, a loop is an error); ``uniqueItems``
+(hashed, not jsonschema's pairwise comparison, quadratic for unsortable items: 4,000 small
+objects took 58 s); and the whole validation, which stops after ``MAX_VALIDATION_S`` (a
+schema of nested ``anyOf`` references does exponential work in a few hundred bytes).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonschema
@@ -25,6 +30,8 @@ from jsonschema.exceptions import ValidationError
 
 #: Larger plugin schemas are refused outright (a real config schema is a few KiB).
 MAX_SCHEMA_BYTES = 256 * 1024
+#: A validation still running after this long is stopped: the schema is refused.
+MAX_VALIDATION_S = 1.0
 _RE2_MEMORY = 8 << 20   # per compiled pattern: RE2 refuses a pattern whose program is larger
 
 _OPTIONS = re2.Options()
@@ -94,8 +101,57 @@ def _additional_properties(validator: Any, allowed: Any, instance: Any,
             yield ValidationError(f"Additional properties are not allowed ({names} unexpected)")
 
 
+def _canonical(value: Any) -> Any:
+    """A hashable form in which JSON-equal values are equal (1 == 1.0, True != 1)."""
+    if isinstance(value, bool) or value is None:
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", int(value) if isinstance(value, float) and value.is_integer() else value)
+    if isinstance(value, str):
+        return ("s", value)
+    if isinstance(value, dict):
+        return ("o", frozenset((k, _canonical(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return ("a", tuple(_canonical(v) for v in value))
+    return ("?", repr(value))
+
+
+def _unique_items(validator: Any, unique: bool, instance: Any,
+                  schema: dict) -> Iterator[ValidationError]:
+    if unique and validator.is_type(instance, "array"):
+        seen = set()
+        for item in instance:
+            key = _canonical(item)
+            if key in seen:
+                yield ValidationError(f"{instance!r:.200} has non-unique elements")
+                return
+            seen.add(key)
+
+
 _LINEAR = {"pattern": _pattern, "patternProperties": _pattern_properties,
-           "additionalProperties": _additional_properties}
+           "additionalProperties": _additional_properties, "uniqueItems": _unique_items}
+_clock = threading.local()  # the deadline of the validation running on this thread
+
+
+def _timed(keyword: Callable[..., Any]) -> Callable[..., Iterator[ValidationError]]:
+    """``keyword`` that first checks the deadline: every step of a validation passes here."""
+    def checked(validator: Any, value: Any, instance: Any,
+                schema: dict) -> Iterator[ValidationError]:
+        if time.monotonic() > getattr(_clock, "deadline", float("inf")):
+            raise UnsafeSchema(f"validating against it took over {MAX_VALIDATION_S:g} s")
+        errors = keyword(validator, value, instance, schema)
+        if errors is not None:
+            yield from errors
+    return checked
+
+
+def bounded_errors(validator: Any, instance: Any) -> list[ValidationError]:
+    """Every error of ``instance``, or ``UnsafeSchema`` once ``MAX_VALIDATION_S`` is spent."""
+    _clock.deadline = time.monotonic() + MAX_VALIDATION_S
+    try:
+        return list(validator.iter_errors(instance))
+    finally:
+        _clock.deadline = float("inf")
 
 
 def _walk(node: Any) -> Iterator[tuple[str, Any]]:
@@ -140,5 +196,7 @@ def bounded_validator(schema: dict[str, Any]) -> Any:
     """A jsonschema validator for ``schema`` whose regexes run on RE2 (call ``precheck``
     first)."""
     base = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    linear = jsonschema.validators.extend(base, _LINEAR)
-    return linear(schema)
+    keywords = {**base.VALIDATORS, **_LINEAR}
+    bounded = jsonschema.validators.extend(
+        base, {name: _timed(keyword) for name, keyword in keywords.items()})
+    return bounded(schema)

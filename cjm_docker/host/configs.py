@@ -9,7 +9,12 @@ import referencing.exceptions
 
 from cjm_docker import naming
 from cjm_docker.errors import PluginConfigError
-from cjm_docker.host.bounded_schema import UnsafeSchema, bounded_validator, precheck
+from cjm_docker.host.bounded_schema import (
+    UnsafeSchema,
+    bounded_errors,
+    bounded_validator,
+    precheck,
+)
 
 
 def schema_defaults(schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -42,7 +47,8 @@ def effective_config(plugin: str, schema: dict[str, Any] | None,
         precheck(schema)
         validator = bounded_validator(_without_annotations(schema))
         problems += [f"{'.'.join(map(str, e.path)) or '(config)'}: {e.message}"
-                     for e in sorted(validator.iter_errors(checked), key=lambda e: list(e.path))]
+                     for e in sorted(bounded_errors(validator, checked),
+                                     key=lambda e: list(e.path))]
     except jsonschema.SchemaError as exc:
         raise _bad_schema(plugin, exc.message) from exc
     except UnsafeSchema as exc:

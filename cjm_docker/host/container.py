@@ -25,7 +25,6 @@ from cjm_docker.errors import (
 from cjm_docker.gpu_access import GpuRequest
 from cjm_docker.host.exits import exit_recorder
 from cjm_docker.host.lease import lease_keeper
-from cjm_docker.host.owner import Owner
 from cjm_docker.host.readiness import ReadinessWait
 from cjm_docker.host.runtime_folder import (
     RuntimeFolder,
@@ -37,11 +36,17 @@ from cjm_docker.host.runtime_folder import (
 from cjm_docker.host.transport import WorkerAddress, WorkerClient
 from cjm_docker.manifest import EditableSource, Manifest
 from cjm_docker.name_rule import path_for
+from cjm_docker.owner import Owner
 
 TCP_PORT = 8000
 # Where a development plugin's package folder is mounted; first on PYTHONPATH, so importing the
 # plugin finds the host's files before the copy installed in the image.
 EDITABLE_ROOT = "/opt/cjm/editable"
+#: The longest Unix socket path the kernel accepts (sun_path is 108 bytes with its NUL).
+MAX_SOCKET_PATH = 107
+#: How much of the plugin's name goes into its container's (and runtime folder's) name: the
+#: socket path must stay short whatever the name; the io.cjm.plugin label keeps it whole.
+NAME_IN_CONTAINER = 32
 
 
 def _docker_name(text: str) -> str:
@@ -95,7 +100,8 @@ class PluginContainer:
         self.session = session
         self.id: str | None = None
         # The name also names the runtime folder: kept short so the socket path stays valid.
-        self.name = _docker_name(f"cjm-{manifest.name[:32]}-{session}-{uuid.uuid4().hex[:4]}")
+        self.name = _docker_name(
+            f"cjm-{manifest.name[:NAME_IN_CONTAINER]}-{session}-{uuid.uuid4().hex[:4]}")
         self.mounts = PluginMounts.for_plugin(config, manifest.name, self.name)
         self.folder: RuntimeFolder | None = None
         self.client: WorkerClient | None = None
@@ -113,6 +119,7 @@ class PluginContainer:
                 nothing is left behind.
             EngineError: the engine cannot run it from here (a remote engine: see attach mode).
         """
+        self._check_socket_path()  # before anything is asked or made
         profile = profile_of(self.engine)
         profile.require_mounts(self.manifest.name, str(self.config.data_dir))
         self.transport = profile.check_transport(self.config.docker.transport)
@@ -130,6 +137,19 @@ class PluginContainer:
         except BaseException:
             self.remove()
             raise
+
+    def _check_socket_path(self) -> None:
+        if self.config.docker.transport is Transport.TCP:
+            return
+        path = RuntimeFolder(self.config.resolved_runtime_dir / self.name).socket
+        size = len(os.fsencode(path))
+        if size > MAX_SOCKET_PATH:
+            raise PluginStartError(
+                f"Plugin '{self.manifest.name}' cannot start: its socket path {path} is {size} "
+                f"bytes, over the kernel's limit of {MAX_SOCKET_PATH}; nothing was started.",
+                plugin=self.manifest.name,
+                hint="Set a shorter runtime_dir in cjm.yaml (or CJM_RUNTIME_DIR), or "
+                     "docker.transport: tcp.")
 
     def _spec(self, folder: RuntimeFolder, gpus: GpuRequest | None) -> ContainerSpec:
         m, settings = self.manifest, self.manifest.runtime

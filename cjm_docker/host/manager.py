@@ -30,12 +30,12 @@ from cjm_docker.errors import (
 )
 from cjm_docker.host import configs
 from cjm_docker.host.discovery import default_search_paths, discover
-from cjm_docker.host.owner import new_session_id
 from cjm_docker.host.proxy import RemotePluginProxy
 from cjm_docker.host.resources import ResourceBroker
 from cjm_docker.manifest import parse_manifest
 from cjm_docker.metadata import PluginMeta
 from cjm_docker.name_rule import check_name
+from cjm_docker.owner import new_session_id
 from cjm_docker.scheduling import PermissiveScheduler, ResourceScheduler
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ from cjm_docker.host.arguments import PreparedCall, plain_body
 from cjm_docker.host.channel import WorkerChannel
 from cjm_docker.host.container import PluginContainer
 from cjm_docker.host.handle import WorkerHandle
-from cjm_docker.host.owner import current_owner, new_session_id
 from cjm_docker.interface import PluginInterface
 from cjm_docker.manifest import Manifest, parse_manifest
+from cjm_docker.owner import current_owner, new_session_id
 
 _IDLE_PROGRESS = {"progress": 0.0, "message": ""}
 

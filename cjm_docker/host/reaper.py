@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cjm_docker import labels
 from cjm_docker.engine import ContainerState, Engine
-from cjm_docker.host.owner import owner_alive
+from cjm_docker.owner import owner_alive
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,24 @@ class Orphan:
     reason: str
 
 
+#: Every kind of container cjm-docker makes: workers, and the build's one-off helpers.
+ROLES = (labels.ROLE_PLUGIN, labels.ROLE_INTROSPECT, labels.ROLE_COMMIT)
+
+
 def find_orphans(engine: Engine, *, include_foreign: bool = False) -> list[Orphan]:
-    """Managed plugin containers whose owner process is dead."""
+    """Managed containers (workers and build helpers) whose owner process is dead."""
     found = []
-    for state in engine.list_containers({labels.MANAGED: "true", labels.ROLE: "plugin"}):
+    for state in engine.list_containers({labels.MANAGED: "true"}):
+        role = state.labels.get(labels.ROLE)
+        if role not in ROLES:
+            continue
         alive = owner_alive(state.labels)
         if alive is True:
+            continue
+        if alive is None and labels.OWNER_PID not in state.labels and state.status == "created":
+            # A commit helper made before helpers carried owners: never started, and only a
+            # build that died mid-commit leaves one (it inherits the image's role label).
+            found.append(Orphan(state, "a build helper left by an interrupted install"))
             continue
         if alive is None:
             if not include_foreign or labels.OWNER_PID not in state.labels:
@@ -41,7 +53,8 @@ def find_orphans(engine: Engine, *, include_foreign: bool = False) -> list[Orpha
 
 
 def reap(engine: Engine, *, dry_run: bool = False, include_foreign: bool = False) -> list[Orphan]:
-    """Remove orphaned containers and their runtime folders; returns what was (or would be) removed."""
+    """Remove orphaned containers and their runtime folders; returns what was (or would be)
+    removed."""
     orphans = find_orphans(engine, include_foreign=include_foreign)
     if not dry_run:
         for orphan in orphans:

@@ -4,12 +4,14 @@
     skip      the tag exists and the plugin's manifest names it: nothing to do (no docker build)
     build     ``docker build`` without a tag (the image id comes from the stream)
     describe  run the image once; the plugin's metadata becomes the manifest
-    finish    ``FROM <id>`` + USER + entry variables + manifest and hash labels, tagged with the
-              final tag (one commit: no layer)
-    commit    write the manifest file (replacing the plugin's previous one)
+    finish    ``FROM <id>`` + USER + entry variables + manifest and hash labels (one commit:
+              no layer), left untagged
+    commit    tag it, then write the manifest file in one ``os.replace``: the commit point
 
-A failure at any step removes what this attempt made: no tag, no container, no manifest.
-(Untagged layers stay as build cache.)
+An interrupted or failed install (an error, Ctrl-C, SIGKILL at any step) leaves the previous
+install whole: its manifest, and the image it names by id. Nothing tagged or written before
+the commit point outlives a failure; helper containers carry their owner's labels, so
+`cjm-ctl gc` removes those a killed process left. (Untagged layers stay as build cache.)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from cjm_docker import labels
 from cjm_docker.config import CjmConfig
 from cjm_docker.engine import BuildEvent, Engine
 from cjm_docker.errors import BaseImageMissingError, CjmDockerError, IntrospectionError
@@ -40,6 +43,7 @@ from cjm_docker.images.render import BuildPlan, RenderSettings, render_plan
 from cjm_docker.images.runtime import render_settings
 from cjm_docker.manifest import Manifest, write_manifest
 from cjm_docker.name_rule import path_for
+from cjm_docker.owner import current_owner, new_session_id
 from cjm_docker.spec.resolve import PluginSpec
 from cjm_docker.spec.sources import PackageKind
 
@@ -139,6 +143,7 @@ class ImageBuilder:
         self.plugin_names = set(plugin_names)
         self.replace = replace
         self.clock: Callable[[], float] = time.perf_counter
+        self.session = new_session_id()
 
     @property
     def engine(self) -> Engine:
@@ -226,36 +231,52 @@ class ImageBuilder:
         return InstallResult(spec.name, manifest, prepared.tag, True, seconds)
 
     def _build(self, prepared: PreparedBuild, *, nocache: bool) -> Manifest:
+        """Build, describe and commit one image; the manifest write is the commit point.
+
+        Until the manifest is replaced (one ``os.replace``) the previous install stands
+        whole: the new image is untagged while it is made, and if the tag already named an
+        image (a forced rebuild) it is moved back when anything fails. A process killed between
+        the tag move and the manifest write leaves the tag on an image of the very same inputs
+        (the tag is their hash), which `list` and `install-all` both judge current
+        (``inventory.image_state``).
+        """
         spec, plan, engine = prepared.spec, prepared.plan, self.engine
         previous = self.inventory.manifest_for_spec(spec.name)
         if previous is not None and not _same_source(previous, spec):
             previous = None   # another plugins.yaml's entry of that name: not ours to retire
-        tagged = False
-        written: Path | None = None
+        owner = {**current_owner().labels(), labels.SESSION: self.session}
+        image_id = engine.build(_stream(plan.context_files()), buildargs=plan.all_build_args(),
+                                on_event=lambda e: self.reporter.event(spec.name, e),
+                                nocache=nocache, plugin=spec.name,
+                                memory_bytes=spec.runtime.resources.memory_bytes
+                                or self.config.docker.limits.memory_bytes)
+        self.reporter.event(spec.name, BuildEvent("status", "introspecting the plugin"))
+        meta = describe.introspect(engine, image_id, spec, plan, self.config, owner)
+        manifest = describe.make_manifest(meta, spec, plan, tag=prepared.tag).model_copy(
+            update={"image_hash": prepared.content_hash})
+        self._check_name_clash(manifest, spec)
+        final_id = describe.finish_image(engine, image_id, manifest, owner=owner,
+                                         content_hash=prepared.content_hash)
+        manifest = manifest.model_copy(update={"image_id": final_id})
+        was = engine.image_inspect(prepared.tag)
+        moved = False
         try:
-            image_id = engine.build(_stream(plan.context_files()), buildargs=plan.all_build_args(),
-                                    on_event=lambda e: self.reporter.event(spec.name, e),
-                                    nocache=nocache, plugin=spec.name,
-                                    memory_bytes=spec.runtime.resources.memory_bytes
-                                    or self.config.docker.limits.memory_bytes)
-            self.reporter.event(spec.name, BuildEvent("status", "introspecting the plugin"))
-            meta = describe.introspect(engine, image_id, spec, plan, self.config)
-            manifest = describe.make_manifest(meta, spec, plan, tag=prepared.tag).model_copy(
-                update={"image_hash": prepared.content_hash})
-            self._check_name_clash(manifest, spec)
-            tagged = True  # from here on, a failure must remove the tag
-            final_id = describe.finish_image(engine, image_id, manifest, tag=prepared.tag,
-                                             content_hash=prepared.content_hash)
-            manifest = manifest.model_copy(update={"image_id": final_id})
-            written = write_manifest(manifest, self.config.manifests_dir)
+            moved = True  # set first: an interrupt inside the call may still move the tag
+            engine.tag_image(final_id, prepared.tag)
+            write_manifest(manifest, self.config.manifests_dir)
         except BaseException:
-            if tagged:
-                engine.remove_image(prepared.tag, force=True)
-            if written is not None:
-                written.unlink(missing_ok=True)
+            if moved:
+                self._restore_tag(prepared.tag, was["Id"] if was else None, final_id)
             raise
         self._retire(previous, manifest)
         return manifest
+
+    def _restore_tag(self, tag: str, was: str | None, made: str) -> None:
+        """Point ``tag`` back where it pointed before this attempt (or nowhere)."""
+        if was is not None and was != made:
+            self.engine.tag_image(was, tag)
+        elif was is None:
+            self.engine.remove_image(tag)
 
     def _check_name_clash(self, manifest: Manifest, spec: PluginSpec) -> None:
         """Refuse a plugin that would take over an installed plugin's manifest name.

@@ -29,8 +29,12 @@ OUTPUT_TAIL_CHARS = 4000
 
 
 def introspection_container(image_id: str, spec: PluginSpec, plan: BuildPlan,
-                            config: CjmConfig) -> ContainerSpec:
-    """The one-off container that runs ``cjm_docker.images.introspect`` in the image."""
+                            config: CjmConfig, owner: dict[str, str] | None = None) -> ContainerSpec:
+    """The one-off container that runs ``cjm_docker.images.introspect`` in the image.
+
+    ``owner``: the installing process's labels (host, pid, start, session), so that
+    ``cjm-ctl gc`` removes the container if that process dies before it does.
+    """
     data_root = str(config.plugin_data_dir)
     limits = config.docker.limits
     env = dict(spec.runtime.env) | {envvars.PLUGIN_DATA_ROOT: data_root, "HOME": HOME}
@@ -41,8 +45,8 @@ def introspection_container(image_id: str, spec: PluginSpec, plan: BuildPlan,
     return ContainerSpec(
         image=image_id, name=f"cjm-introspect-{spec.repository}-{secrets.token_hex(4)}",
         command=[plan.python_path, "-m", "cjm_docker.images.introspect", spec.import_name],
-        labels={labels.MANAGED: "true", labels.ROLE: "introspect", labels.PLUGIN: spec.name,
-                labels.VERSION: __version__},
+        labels={labels.MANAGED: "true", labels.ROLE: labels.ROLE_INTROSPECT,
+                labels.PLUGIN: spec.name, labels.VERSION: __version__, **(owner or {})},
         env=env, mounts=mounts, network=None, tmpfs={data_root: "rw,mode=1777"},
         user=f"{USER_ID}:{USER_ID}",
         mem_limit_bytes=spec.runtime.resources.memory_bytes or limits.memory_bytes,
@@ -58,13 +62,13 @@ def _tail(text: str) -> str:
 
 
 def introspect(engine: Engine, image_id: str, spec: PluginSpec, plan: BuildPlan,
-               config: CjmConfig) -> dict[str, Any]:
+               config: CjmConfig, owner: dict[str, str] | None = None) -> dict[str, Any]:
     """Run the image once and return the plugin's metadata dict.
 
     Raises:
         IntrospectionError: the script failed or printed no manifest (its output attached).
     """
-    container = introspection_container(image_id, spec, plan, config)
+    container = introspection_container(image_id, spec, plan, config, owner)
     code, out, err = engine.run_once(container, timeout=INTROSPECT_TIMEOUT_S)
     output = _tail("\n".join(part for part in (err, out) if part.strip()))
     if code != 0:
@@ -107,16 +111,18 @@ def make_manifest(meta: dict[str, Any], spec: PluginSpec, plan: BuildPlan, *, ta
                                  output=json.dumps(meta, indent=2, default=str)[:OUTPUT_TAIL_CHARS]) from exc
 
 
-def finish_image(engine: Engine, image_id: str, manifest: Manifest, *, tag: str,
-                 content_hash: str) -> str:
+def finish_image(engine: Engine, image_id: str, manifest: Manifest, *, content_hash: str,
+                 owner: dict[str, str] | None = None) -> str:
     """The final stage: the introspected image plus the worker's entry variables, the non-root
-    user and the manifest and hash labels, tagged ``tag``. Returns the new image id.
+    user and the manifest and hash labels, untagged (the caller tags it). Returns its id.
 
     It is ``FROM <image_id>`` + ``USER`` + ``ENV`` + ``LABEL`` done as one commit, so it adds
     no layer and costs one container commit instead of three.
     """
+    helper = {labels.MANAGED: "true", labels.ROLE: labels.ROLE_COMMIT,
+              labels.PLUGIN: manifest.spec_name or manifest.name, **(owner or {})}
     return engine.commit_image(
-        image_id, tag,
+        image_id, None, helper_labels=helper,
         labels={labels.MANIFEST: manifest_label(manifest), labels.SPEC_HASH: content_hash},
         env={envvars.WORKER_MODULE: manifest.module, envvars.WORKER_CLASS: manifest.class_name,
              "HOME": HOME},

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from cjm_docker.errors import ArgumentError, PluginConfigError
+from cjm_docker.errors import AnswerTooLargeError, ArgumentError, PluginConfigError
 from cjm_docker.host.manager import PluginManager
 from tests.integration.conftest import unloading
 
@@ -71,3 +71,17 @@ def test_odd_arguments_are_typed_errors_and_the_container_keeps_serving(manager)
             manager.execute_plugin(WORKBENCH, action="echo", **kwargs)
     assert manager.execute_plugin(WORKBENCH, action="echo")["pid"] == pid
 
+
+
+def test_an_answer_over_the_limit_is_refused_and_the_plugin_keeps_serving(cjm_config, test_plugins,
+                                                                         engine):
+    docker = cjm_config.docker.model_copy(update={"max_answer_mb": 1.0})
+    config = cjm_config.model_copy(update={"docker": docker})
+    mgr = PluginManager(search_paths=[cjm_config.manifests_dir], config=config, engine=engine)
+    mgr.discover_manifests()
+    with unloading(mgr, engine):
+        mgr.load_plugin(WORKBENCH)
+        pid = mgr.execute_plugin(WORKBENCH, action="echo")["pid"]
+        with pytest.raises(AnswerTooLargeError, match="FileBackedDTO"):
+            mgr.execute_plugin(WORKBENCH, action="echo", text="x" * 2_000_000)
+        assert mgr.execute_plugin(WORKBENCH, action="echo")["pid"] == pid

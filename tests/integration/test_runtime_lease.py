@@ -13,7 +13,7 @@ import pytest
 
 from cjm_docker import labels
 from cjm_docker.engine import ContainerSpec
-from cjm_docker.host.owner import current_owner
+from cjm_docker.owner import current_owner
 
 pytestmark = pytest.mark.integration
 

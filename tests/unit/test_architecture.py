@@ -18,7 +18,7 @@ DOC = PACKAGE.parent / "docs" / "architecture.md"
 LAYERS: dict[str, int] = {
     **dict.fromkeys(["_version", "errors", "envvars", "labels", "wire",
                      "interface", "validation", "metadata", "manifest", "naming", "name_rule",
-                     "engine_endpoint"], 0),
+                     "engine_endpoint", "owner"], 0),
     **dict.fromkeys(["engine", "engine_types", "engine_kind", "gpu_access", "cdi", "spec",
                      "config",
                      "telemetry"], 1),

@@ -46,3 +46,60 @@ def test_bad_limits_in_cjm_yaml_are_config_errors(tmp_path, bad):
     (tmp_path / "cjm.yaml").write_text(f"docker:\n  limits: {{{bad}}}\n")
     with pytest.raises(ConfigError, match="limits"):
         load_config(tmp_path / "cjm.yaml", data_dir=tmp_path)
+
+
+def _manifest(name: str = "echo", resources: dict | None = None):
+    from cjm_docker.manifest import parse_manifest
+    return parse_manifest({"name": name, "module": "m", "class": "C", "image": "img:1",
+                           "runtime": {"resources": resources or {}}}, source="test")
+
+
+def _container(tmp_path, manifest, runtime_dir=None):
+    from cjm_docker.config import CjmConfig
+    from cjm_docker.engine_kind import recognise
+    from cjm_docker.host.container import PluginContainer
+    from cjm_docker.owner import current_owner
+
+    class LocalEngine:  # the profile of a plain local Linux engine, asked of no daemon
+        _cjm_profile = recognise({"OperatingSystem": "Debian GNU/Linux 12 (bookworm)"},
+                                 "unix:///var/run/docker.sock")
+
+    config = CjmConfig(data_dir=tmp_path / "data", runtime_dir=runtime_dir or tmp_path / "run")
+    return PluginContainer(manifest, config=config, engine=LocalEngine(), owner=current_owner(),
+                           session="abcd1234")
+
+
+def test_a_worker_gets_the_defaults_unless_its_spec_sets_its_own(tmp_path):
+    from cjm_docker.host.runtime_folder import RuntimeFolder
+    plain = _container(tmp_path, _manifest())
+    folder, _ = RuntimeFolder.create(plain.config.resolved_runtime_dir, plain.name)
+    spec = plain._spec(folder, ())
+    assert (spec.mem_limit_bytes, spec.nano_cpus, spec.pids_limit) == (4 << 30, 2 * 10**9, 512)
+    assert (spec.log_max_size, spec.log_max_files) == ("10m", 3)
+    own = _container(tmp_path, _manifest(resources={"memory_bytes": 1 << 30,
+                                                    "nano_cpus": 10**9, "pids": 64}))
+    folder, _ = RuntimeFolder.create(own.config.resolved_runtime_dir, own.name)
+    spec = own._spec(folder, ())
+    assert (spec.mem_limit_bytes, spec.nano_cpus, spec.pids_limit) == (1 << 30, 10**9, 64)
+
+
+def test_a_long_name_keeps_the_socket_path_short(tmp_path):
+    from cjm_docker.errors import ManifestError
+    from cjm_docker.host.runtime_folder import RuntimeFolder
+    from cjm_docker.name_rule import MAX_NAME_LENGTH
+    with pytest.raises(ManifestError, match="at most 64"):   # 90 characters: a typed refusal
+        _manifest("a" + "-b" * 45)
+    name = "a" * MAX_NAME_LENGTH                                 # the longest allowed
+    base = Path("/tmp/cjm-docker-1000")
+    container = _container(tmp_path, _manifest(name), runtime_dir=base)
+    assert len(str(RuntimeFolder(base / container.name).socket)) <= 107
+
+
+def test_a_socket_path_over_the_kernel_limit_is_a_clear_error_before_anything_starts(tmp_path):
+    from cjm_docker.errors import PluginStartError
+    deep = tmp_path / ("x" * 60) / ("y" * 40)
+    container = _container(tmp_path, _manifest(), runtime_dir=deep)
+    with pytest.raises(PluginStartError, match="over the kernel's limit of 107") as caught:
+        container.start()
+    assert "runtime_dir" in str(caught.value) and "'echo'" in str(caught.value)
+    assert not deep.exists()

@@ -14,9 +14,9 @@ from cjm_docker.diagnostics import Status, check_engine_kind
 from cjm_docker.engine_kind import EngineKind, endpoint_of, profile_of, recognise
 from cjm_docker.errors import EngineError
 from cjm_docker.host.container import PluginContainer
-from cjm_docker.host.owner import current_owner
 from cjm_docker.host.runtime_folder import RuntimeFolder
 from cjm_docker.manifest import parse_manifest
+from cjm_docker.owner import current_owner
 
 KINDS = {
     "local-debian-20.10": EngineKind.LOCAL, "runtime-only-24.0": EngineKind.LOCAL,

@@ -9,9 +9,9 @@ import pytest
 from cjm_docker.config import CjmConfig
 from cjm_docker.errors import PluginStartError, SpecError
 from cjm_docker.host.container import EDITABLE_ROOT, PluginContainer
-from cjm_docker.host.owner import current_owner
 from cjm_docker.host.runtime_folder import RuntimeFolder
 from cjm_docker.manifest import Manifest
+from cjm_docker.owner import current_owner
 from cjm_docker.spec import load_plugins_file, resolve_plugins
 
 PYPROJECT = '[project]\nname = "dev-plugin"\nversion = "0.1"\ndependencies = []\n'

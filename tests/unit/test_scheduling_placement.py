@@ -20,9 +20,9 @@ from cjm_docker.errors import GpuUnavailableError
 from cjm_docker.host import manager as manager_module
 from cjm_docker.host.container import PluginContainer
 from cjm_docker.host.manager import PluginManager
-from cjm_docker.host.owner import current_owner
 from cjm_docker.host.runtime_folder import RuntimeFolder
 from cjm_docker.manifest import parse_manifest
+from cjm_docker.owner import current_owner
 from cjm_docker.scheduling import Requirements, SafetyScheduler, choose_gpus, plan_placement
 from tests.fakes.gpu import FakeGpuProvider
 

@@ -1,4 +1,5 @@
-"""Who owns a container: this host process, identified so a dead owner can be told from a live one.
+"""Who owns a container: a host process or an install, identified so a dead owner can be told
+from a live one (workers and build helpers carry these labels; `cjm-ctl gc` reads them).
 
 A pid alone can be reused; the pid plus the process start time cannot (in practice).
 """
