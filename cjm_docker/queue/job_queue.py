@@ -49,6 +49,7 @@ from cjm_docker.errors import (
 from cjm_docker.queue.events import TERMINAL_KIND, EventHub, EventKind, JobEvent
 from cjm_docker.queue.job import Job, JobStatus, new_job_id
 from cjm_docker.queue.journal import JobJournal
+from cjm_docker.queue.manager_port import PluginRunner
 from cjm_docker.queue.pending import PendingJobs
 from cjm_docker.queue.runner import JobRun, RunSettings
 
@@ -105,7 +106,7 @@ class JobQueue:
         event_buffer: events buffered per subscriber before the oldest are dropped.
     """
 
-    def __init__(self, manager: Any, max_history: int = 100, cancel_timeout: float = 3.0,
+    def __init__(self, manager: PluginRunner, max_history: int = 100, cancel_timeout: float = 3.0,
                  progress_poll_interval: float = 0.25, *,
                  journal_path: str | Path | None = None,
                  journal_history: int | None = None,
@@ -134,13 +135,8 @@ class JobQueue:
         self._recover()
 
     @staticmethod
-    def _default_journal_path(manager: Any) -> Path:
-        config = getattr(manager, "config", None)
-        if config is None:
-            from cjm_docker.config import get_config
-
-            config = get_config()
-        return Path(config.data_dir) / JOURNAL_NAME
+    def _default_journal_path(manager: PluginRunner) -> Path:
+        return Path(manager.config.data_dir) / JOURNAL_NAME
 
     def _open_journal(self) -> JobJournal:
         return JobJournal(self.journal_path, history_limit=self.journal_history)

@@ -13,10 +13,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from cjm_docker.queue.events import EventKind
 from cjm_docker.queue.job import Job, JobStatus
+from cjm_docker.queue.manager_port import JobLogSource, PluginRunner
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,12 @@ class JobRun:
 
     Args:
         job: the job; its status must already be RUNNING.
-        manager: a PluginManager (or anything with the same async execute/restart methods).
+        manager: the ``PluginRunner`` (a PluginManager).
         settings: cancel timeout and progress interval.
         notify: called with an ``EventKind`` whenever the job changes in a way worth an event.
     """
 
-    def __init__(self, job: Job, manager: Any, settings: RunSettings,
+    def __init__(self, job: Job, manager: PluginRunner, settings: RunSettings,
                  notify: Callable[[EventKind], None]):
         self.job = job
         self.manager = manager
@@ -59,7 +59,7 @@ class JobRun:
         self.escalated = False
         self.restart_error: BaseException | None = None
         self.logs: str | None = None
-        self._container: Any = None
+        self._container: JobLogSource | None = None
         self._log_start: int | None = None
         self._exec: asyncio.Task | None = None
         self._canceller: asyncio.Task | None = None
@@ -74,7 +74,9 @@ class JobRun:
             self._end_cancelled()
             return
         proxy = self.manager.get_plugin(job.plugin_name)
-        self._container = getattr(proxy, "container", None)
+        container = proxy.container if proxy is not None else None
+        # Only a container this host started has a log file to slice (attach mode: none).
+        self._container = container if isinstance(container, JobLogSource) else None
         self._log_start = self._log_position()
         loop = asyncio.get_running_loop()
         self._exec = loop.create_task(
@@ -150,11 +152,10 @@ class JobRun:
     async def _poll_once(self) -> None:
         job = self.job
         proxy = self.manager.get_plugin(job.plugin_name)
-        getter = getattr(proxy, "get_progress_async", None)
-        if getter is None:
+        if proxy is None:
             return
         try:
-            info = await getter()
+            info = await proxy.get_progress_async()
             progress = float(info.get("progress", 0.0))
         except Exception:  # noqa: BLE001 - progress is best effort; the execute call decides
             return
@@ -166,12 +167,16 @@ class JobRun:
     # -- logs ---------------------------------------------------------------------------------
 
     def _log_position(self) -> int | None:
+        if self._container is None:
+            return None
         try:
-            return self._container.log_position() if self._container is not None else None
+            return self._container.log_position()
         except Exception:  # noqa: BLE001 - logs are a convenience, never a failure
             return None
 
     def _read_slice(self, start: int, end: int | None) -> str:
+        if self._container is None:
+            return ""
         try:
             return self._container.read_log_since(start, end)
         except Exception:  # noqa: BLE001
@@ -220,7 +225,7 @@ class JobRun:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.cancel_timeout
         proxy = self.manager.get_plugin(self.job.plugin_name)
-        if proxy is not None and hasattr(proxy, "cancel_async"):
+        if proxy is not None:
             try:
                 await asyncio.wait_for(proxy.cancel_async(), max(0.0, deadline - loop.time()))
             except Exception as exc:  # noqa: BLE001 - a stuck control plane only means: escalate
@@ -239,11 +244,7 @@ class JobRun:
         await asyncio.wait({self._exec})
         started = time.perf_counter()
         try:
-            restart = getattr(self.manager, "restart_plugin_async", None)
-            if restart is not None:
-                await restart(self.job.plugin_name)
-            else:  # a 0.0.x-style manager: its reload_plugin is blocking, so run it in a thread
-                await asyncio.to_thread(self.manager.reload_plugin, self.job.plugin_name)
+            await self.manager.restart_plugin_async(self.job.plugin_name)
         except Exception as exc:  # noqa: BLE001 - recorded on the job; the next job reports its own
             self.restart_error = exc
             log.error("Job %s: replacing the container of %s failed: %s", self.job.id[:8],

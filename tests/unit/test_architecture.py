@@ -88,3 +88,14 @@ def test_the_architecture_page_names_every_folder() -> None:
     folders = sorted(p.name for p in PACKAGE.iterdir()
                      if p.is_dir() and (p / "__init__.py").exists())
     assert [f for f in folders if f"`{f}/`" not in text] == []
+
+
+def test_the_manager_offers_what_the_queue_asks_of_it() -> None:
+    from cjm_docker.host.manager import PluginManager
+    from cjm_docker.host.proxy import RemotePluginProxy
+    from cjm_docker.queue.manager_port import PluginRunner, QueuedPlugin
+
+    for port, implementation in ((PluginRunner, PluginManager),
+                                 (QueuedPlugin, RemotePluginProxy)):
+        wanted = {n for n in vars(port) if not n.startswith("_")} - {"config", "container"}
+        assert {n for n in wanted if not hasattr(implementation, n)} == set(), implementation
