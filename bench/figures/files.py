@@ -1,8 +1,9 @@
 """A 100 MB FileBackedDTO: only its path crosses, against a plain copy of the same file.
 
-Ours: ``execute_plugin(text=dto)`` where ``dto.to_temp_file()`` returns an existing 100 MB file;
-the host hard-links it into the exchange folder (copies it across filesystems) and sends the
-path. 0.0.28 sends the path string as is (host and worker share the filesystem). The floor is
+Ours: ``execute_plugin(text=dto)`` where ``dto.to_temp_file()`` returns an existing 100 MB file:
+the caller's original, which the host never links or exposes. It copies it once into its
+private cache and hard-links that copy into the container's own exchange folder; later calls
+with the unchanged file cost the link (the median shows those; the first call, the copy). 0.0.28 sends the path string as is (host and worker share the filesystem). The floor is
 ``shutil.copyfile`` of the file: what moving the bytes to the plugin costs without a shared path.
 """
 

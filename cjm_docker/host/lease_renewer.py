@@ -69,6 +69,7 @@ def _say_stopped(folder: Path, reason: str) -> None:
 
 def stop_containers(container_ids: list[str], *, kill: bool = False) -> None:
     """Stop (or kill) and remove containers, in parallel; errors are ignored (best effort)."""
+    container_ids = [c for c in container_ids if c]
     if not container_ids:
         return
     from cjm_docker.engine import Engine  # only now: the renewer starts fast and small
