@@ -89,6 +89,14 @@ class DockerSettings(BaseModel):
     base_images: BaseImages = Field(default_factory=BaseImages)
     registry_mirror: str = ""
     image_prefix: str = "cjm-plugin"
+    # The shared images plugin images build on (docs/images.md): one worker runtime per base and
+    # Python version, and one stack per set of large locked packages that plugins share.
+    runtime_repository: str = "cjm-runtime"
+    stack_repository: str = "cjm-stack"
+    # The Docker volume that keeps uv's package cache between builds (shared by every build).
+    package_cache: str = "cjm-package-cache"
+    # A locked package whose wheel is at least this large goes into the shared stack layer.
+    stack_threshold_mb: float = Field(default=4.0, ge=0)
     ca_certificates: list[Path] | None = None  # None: the host's extra CAs, found automatically
     http_proxy: str | None = None
     https_proxy: str | None = None

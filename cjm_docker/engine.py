@@ -27,6 +27,7 @@ import docker.tls
 import requests.exceptions
 from docker.types import DeviceRequest, LogConfig, Mount
 
+from cjm_docker import labels as labels_ns
 from cjm_docker.engine_endpoint import EngineEndpoint, resolve_endpoint
 from cjm_docker.engine_types import (  # re-exported: callers import them from here too
     BindMount,
@@ -312,6 +313,93 @@ class Engine:
         if image_id.startswith("sha256:") or ref is None:
             return image_id
         return self._present_id(ref)
+
+    def commit_step(self, image: str, command: list[str], build_dir: BindMount,
+                    cache: tuple[str, str], labels: dict[str, str], timeout: float, *,
+                    memory_bytes: int | None = None, on_output: Callable[[str], None] | None = None,
+                    plugin: str | None = None, step: str = "") -> str:
+        """One build step as the classic builder cannot do it: run ``command`` as root in a
+        container of ``image`` with the bridge network, ``build_dir`` bind-mounted and the named
+        volume ``cache = (name, target)`` mounted, then commit the container as one layer.
+
+        The image's own settings (Cmd, Entrypoint, Env, User, WorkingDir) are kept, so nothing
+        of the step's container reaches the image but its files and ``labels``; mounts are
+        never part of a commit. The container is removed whatever happens.
+
+        Returns:
+            The new image id.
+
+        Raises:
+            BuildError: the command failed or timed out, or the engine refused (the tail of the
+                step's output attached).
+        """
+        source = self.image_inspect(image)
+        if source is None:
+            raise ImageError(f"Image {image} is not present.", plugin=plugin)
+        config = source.get("Config") or {}
+        what = f"Image build failed in the {step or 'build'} step"
+        tail: deque[str] = deque(maxlen=BUILD_LOG_TAIL_LINES)
+
+        def failed(message: str, hint: str | None = None) -> BuildError:
+            return BuildError(message, plugin=plugin, step=step, log_tail="\n".join(tail),
+                              hint=hint)
+
+        with _translated(what, error=failed):
+            host_config = self.api.create_host_config(
+                mounts=[Mount(target=build_dir.target, source=build_dir.source, type="bind",
+                              read_only=build_dir.read_only),
+                        Mount(target=cache[1], source=cache[0], type="volume")],
+                network_mode="bridge", mem_limit=memory_bytes, memswap_limit=memory_bytes,
+                pids_limit=4096)
+            created = self.api.create_container(
+                image, command=command, user="0:0", host_config=host_config,
+                labels={labels_ns.MANAGED: "true", labels_ns.ROLE: "build"})
+        container_id = created["Id"]
+        try:
+            with _translated(what, error=failed):
+                self.api.start(container_id)
+                for chunk in self.api.logs(container_id, stream=True, follow=True):
+                    for line in _ANSI_RE.sub("", chunk.decode("utf-8", "replace")).splitlines():
+                        if line.strip():
+                            tail.append(line)
+                            if on_output:
+                                on_output(line)
+            code = self.wait_container(container_id, timeout=timeout)
+            if code != 0:
+                reason = "timed out" if code is None else f"exited with code {code}"
+                raise failed(f"Image build failed: the {step or 'build'} step {reason}.")
+            conf: dict[str, Any] = {"Labels": dict(labels), "Cmd": config.get("Cmd"),
+                                    "Entrypoint": config.get("Entrypoint"),
+                                    "Env": config.get("Env") or [],
+                                    "User": config.get("User") or "",
+                                    "WorkingDir": config.get("WorkingDir") or ""}
+            with _translated(what, error=failed):
+                result = self.api.commit(container_id, message=f"cjm-docker: {step}",
+                                         pause=False, conf=conf)
+        finally:
+            self.remove_container(container_id, force=True)
+        image_id = result.get("Id", "") if isinstance(result, dict) else ""
+        if not image_id.startswith("sha256:"):
+            raise failed(f"Committing the {step or 'build'} step gave no image.")
+        return image_id
+
+    def ensure_volume(self, name: str, labels: dict[str, str]) -> None:
+        """Create the named volume unless it exists (creating an existing one is a no-op)."""
+        with _translated(f"Cannot create volume {name}"):
+            self.api.create_volume(name=name, labels=labels)
+
+    def remove_volume(self, name: str) -> bool:
+        """Remove a named volume; False when it was not there."""
+        with _translated(f"Cannot remove volume {name}", absent=(404,)) as outcome:
+            self.api.remove_volume(name, force=True)
+        return outcome.status != 404
+
+    def find_images(self, label: str, *, dangling: bool | None = None) -> list[dict[str, Any]]:
+        """Every image carrying ``label`` (``key=value``), intermediate ones included."""
+        filters: dict[str, Any] = {"label": [label]}
+        if dangling is not None:
+            filters["dangling"] = dangling
+        return self._call(self.api.images, all=True, filters=filters)
 
     def build(self, context: IO[bytes], *, tag: str | None = None,
               labels: dict[str, str] | None = None, buildargs: dict[str, str] | None = None,

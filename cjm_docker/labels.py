@@ -12,10 +12,13 @@ SPEC_HASH = f"{PREFIX}.hash"             # content hash of everything that went 
 VERSION = f"{PREFIX}.version"            # cjm_docker version that built/started it
 FLAVOR = f"{PREFIX}.flavor"              # "python" or "micromamba"
 MANIFEST = f"{PREFIX}.manifest"          # the manifest JSON (images)
-ROLE = f"{PREFIX}.role"                  # "plugin", "base", "introspect", "commit"
+ROLE = f"{PREFIX}.role"                  # "plugin", "base", "runtime", "stack", "layer", "build", "introspect", "commit"
 ROLE_PLUGIN = "plugin"                   # a worker (images of plugins carry it too)
 ROLE_INTROSPECT = "introspect"           # the one-off container that describes a new image
 ROLE_COMMIT = "commit"                   # the never-started helper of the final image commit
+PYTHON = f"{PREFIX}.python"              # X.Y of runtime and stack images
+STEP = f"{PREFIX}.step"                  # a build step's key on the image it committed (layer cache)
+LOCK = f"{PREFIX}.lock"                  # the plugin's resolved packages, "name==version" lines
 
 # Containers only: who owns it, so gc can tell a dead host's orphan from a live host's worker.
 OWNER_HOST = f"{PREFIX}.owner.host"      # hostname of the owning host process

@@ -98,6 +98,8 @@ class Manifest(BaseModel):
     spec_file: str = ""                                       # the plugins.yaml it came from
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     cjm_docker_version: str = ""
+    lock: list[str] = Field(default_factory=list)             # every package, "name==version"
+    shared_images: list[str] = Field(default_factory=list)    # runtime and stack tags it builds on
 
     @field_validator("name")
     @classmethod

@@ -134,6 +134,8 @@ def install_all(
     plugin: Annotated[list[str] | None, typer.Option(
         "--plugin", "-p", help="Only this plugin (repeatable).", callback=plugin_names)] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
+    upgrade: Annotated[bool, typer.Option(
+        "--upgrade", help="Resolve the environments again to the newest allowed versions.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every build step.")] = False,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Let a plugin take the name of one installed from elsewhere.")] = False,
@@ -148,7 +150,7 @@ def install_all(
         builder = _builder(plugins, progress, replace=replace)
         for spec in specs:
             try:
-                result = builder.install(spec, force=force, nocache=no_cache)
+                result = builder.install(spec, force=force, nocache=no_cache, upgrade=upgrade)
             except CjmDockerError as exc:
                 failures.append((spec.name, exc))
                 print_error(exc, debug=state.debug)
@@ -170,6 +172,8 @@ def build(
     plugins: PluginsOption = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when current.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
+    upgrade: Annotated[bool, typer.Option(
+        "--upgrade", help="Resolve the environment again to the newest allowed versions.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every build step.")] = False,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Let the plugin take the name of one installed from elsewhere.")] = False,
@@ -177,17 +181,27 @@ def build(
     """Build one plugin's image, introspect it and write its manifest."""
     (spec,) = _specs(plugins, [name])
     with BuildProgress(verbose=verbose, logs_dir=get_config().logs_dir) as progress:
-        result = _builder(plugins, progress, replace=replace).install(spec, force=force,
-                                                                      nocache=no_cache)
+        result = _builder(plugins, progress, replace=replace).install(
+            spec, force=force, nocache=no_cache, upgrade=upgrade)
     if not result.built:
         say(f"up to date: {spec.name} ({result.tag}); --force rebuilds.")
 
 
 @app.command("render")
-def render(name: NameArgument, plugins: PluginsOption = None) -> None:
-    """Print the Dockerfile rendered for a plugin."""
+def render(
+    name: NameArgument,
+    plugins: PluginsOption = None,
+    runtime: Annotated[bool, typer.Option(
+        "--runtime", help="The shared runtime image's Dockerfile instead.")] = False,
+) -> None:
+    """Print the Dockerfile rendered for a plugin (its layers on the shared runtime)."""
     (spec,) = _specs(plugins, [name])
-    sys.stdout.write(_builder(plugins).plan(spec).dockerfile)
+    prepared = _builder(plugins).plan(spec)
+    if runtime and prepared.runtime is None:
+        raise CjmDockerError(f"Plugin '{spec.name}' ({spec.flavor.value} flavor) has no shared "
+                             "runtime image: its Dockerfile holds everything.", plugin=spec.name)
+    sys.stdout.write(prepared.runtime.dockerfile if runtime and prepared.runtime
+                     else prepared.dockerfile)
 
 
 @app.command("schema")

@@ -46,7 +46,7 @@ def estimate_size(
         try:
             prepared = builder.prepare(spec)
             image = builder.engine.image_inspect(prepared.tag)
-            base = builder.engine.image_inspect(prepared.plan.base_image)
+            base = builder.engine.image_inspect(prepared.base_image)
         except BaseImageMissingError:
             base = None
         if image is not None:

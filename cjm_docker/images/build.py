@@ -1,11 +1,14 @@
 """The atomic install of one plugin: plan, build, introspect, label, tag, write the manifest.
 
-    prepare   render the plan, resolve the base image id, compute the content hash and tag
+    prepare   the base image id, the runtime image's tag, the plugin's lock and layers, and the
+              content hash and tag (prepare.py); micromamba: the Dockerfile and its hash
     skip      the tag exists and the plugin's manifest names it: nothing to do (no docker build)
-    build     ``docker build`` without a tag (the image id comes from the stream)
+    build     python flavor: the shared runtime image (`docker build`, once per hash), then each
+              layer step (steps.py: run with the package cache mounted, commit; shared stack
+              images tagged, other steps found again by key); micromamba: ``docker build``
     describe  run the image once; the plugin's metadata becomes the manifest
-    finish    ``FROM <id>`` + USER + entry variables + manifest and hash labels (one commit:
-              no layer), left untagged
+    finish    ``FROM <id>`` + USER + entry variables + manifest, lock and hash labels (one
+              commit: no layer), left untagged
     commit    tag it, then write the manifest file in one ``os.replace``: the commit point
 
 An interrupted or failed install (an error, Ctrl-C, SIGKILL at any step) leaves the previous
@@ -28,7 +31,7 @@ from cjm_docker.config import CjmConfig
 from cjm_docker.engine import BuildEvent, Engine
 from cjm_docker.errors import BaseImageMissingError, CjmDockerError, IntrospectionError
 from cjm_docker.images import describe
-from cjm_docker.images.bases import MICROMAMBA_ALIAS, PYTHON_REPO
+from cjm_docker.images.bases import MICROMAMBA_ALIAS, PYTHON_REPO, flavor_alias
 from cjm_docker.images.conda_sources import conda_sources
 from cjm_docker.images.context import (
     LARGE_CONTEXT_BYTES,
@@ -39,11 +42,15 @@ from cjm_docker.images.context import (
     context_tar,
 )
 from cjm_docker.images.inventory import ImageStatus, Inventory
-from cjm_docker.images.render import BuildPlan, RenderSettings, render_plan
+from cjm_docker.images.lock import Resolver
+from cjm_docker.images.prepare import PreparedBuild, prepare_layered
+from cjm_docker.images.render import RenderSettings, render_plan
 from cjm_docker.images.runtime import render_settings
+from cjm_docker.images.steps import StepRunner
 from cjm_docker.manifest import Manifest, write_manifest
 from cjm_docker.name_rule import path_for
 from cjm_docker.owner import current_owner, new_session_id
+from cjm_docker.spec.environment import Flavor
 from cjm_docker.spec.resolve import PluginSpec
 from cjm_docker.spec.sources import PackageKind
 
@@ -67,17 +74,6 @@ class SilentReporter:
 
     def finish(self, plugin: str, ok: bool, text: str) -> None:
         pass
-
-
-@dataclass(frozen=True)
-class PreparedBuild:
-    """A plan with its identity: what would be built, and under which tag."""
-
-    spec: PluginSpec
-    plan: BuildPlan
-    base_image_id: str
-    content_hash: str
-    tag: str
 
 
 @dataclass(frozen=True)
@@ -163,24 +159,43 @@ class ImageBuilder:
 
     # -- planning -----------------------------------------------------------------------------
 
-    def plan(self, spec: PluginSpec) -> BuildPlan:
-        """The rendered plan (no Docker)."""
-        return render_plan(spec, self.settings, local_trees(spec, self.settings.conda_channels))
+    @property
+    def resolver(self) -> Resolver:
+        return Resolver(self.config.data_dir / "locks")
 
-    def prepare(self, spec: PluginSpec) -> PreparedBuild:
+    def plan(self, spec: PluginSpec) -> PreparedBuild:
+        """The prepared build (`cjm-ctl render` prints its ``dockerfile``)."""
+        return self.prepare(spec)
+
+    def prepare(self, spec: PluginSpec, *, upgrade: bool = False) -> PreparedBuild:
         """Plan, and name the result by its content hash.
+
+        Args:
+            upgrade: resolve the plugin's environment again, to the newest versions allowed.
 
         Raises:
             BaseImageMissingError: the base image is not present.
+            BuildError: the plugin's requirements cannot be resolved.
         """
-        plan = self.plan(spec)
-        base = self.engine.image_inspect(plan.base_image)
+        base_ref = spec.base_image or flavor_alias(spec.flavor, spec.python_version)
+        base = self.engine.image_inspect(base_ref)
         if base is None:
-            raise _missing_base(spec, plan)
+            raise _missing_base(spec, base_ref)
+        docker = self.config.docker
+        if spec.flavor == Flavor.PYTHON:
+            return prepare_layered(
+                spec, settings=self.settings, base_image=base_ref, base_image_id=base["Id"],
+                resolver=self.resolver, image_prefix=docker.image_prefix,
+                stack_repository=docker.stack_repository, package_cache=docker.package_cache,
+                stack_threshold_mb=docker.stack_threshold_mb, local_trees=local_trees(spec),
+                upgrade=upgrade)
+        plan = render_plan(spec, self.settings, local_trees(spec, self.settings.conda_channels))
         digest = content_hash(plan.context_files(), base_image_id=base["Id"],
                               build_args=plan.build_args)
-        tag = f"{self.config.docker.image_prefix}/{spec.repository}:{digest[:TAG_HASH_LENGTH]}"
-        return PreparedBuild(spec, plan, base["Id"], digest, tag)
+        tag = f"{docker.image_prefix}/{spec.repository}:{digest[:TAG_HASH_LENGTH]}"
+        return PreparedBuild(spec=spec, tag=tag, content_hash=digest, base_image=base_ref,
+                             base_image_id=base["Id"], python_path=plan.python_path,
+                             dockerfile=plan.dockerfile, plan=plan)
 
     def current(self, prepared: PreparedBuild) -> Manifest | None:
         """The installed manifest when it names exactly this build and its tag holds it (the
@@ -202,22 +217,25 @@ class ImageBuilder:
 
     # -- installing ---------------------------------------------------------------------------
 
-    def install(self, spec: PluginSpec, *, force: bool = False, nocache: bool = False) -> InstallResult:
+    def install(self, spec: PluginSpec, *, force: bool = False, nocache: bool = False,
+                upgrade: bool = False) -> InstallResult:
         """Make the plugin's image and manifest current (a no-op when they are).
 
         Args:
-            force: rebuild even when current (Docker's layer cache still applies).
-            nocache: rebuild every layer (implies force).
+            force: rebuild even when current (cached layers are still reused).
+            nocache: rebuild every layer, the shared runtime and stack included (implies force).
+            upgrade: resolve the environment again to the newest allowed versions (a rebuild
+                follows only when that changes the lock).
         """
         started = self.clock()
-        prepared = self.prepare(spec)
+        prepared = self.prepare(spec, upgrade=upgrade)
         why = "--force" if force or nocache else ""
         if not why:
             manifest, why = self._judge(prepared)
             if manifest is not None:
                 return InstallResult(spec.name, manifest, prepared.tag, False, self.clock() - started)
         self.reporter.start(spec.name, f"building {prepared.tag}: {why}")
-        warning = large_context_warning(spec, prepared.plan)
+        warning = large_context_warning(spec, prepared.build_files)
         if warning:
             self.reporter.event(spec.name, BuildEvent("warning", warning))
         try:
@@ -230,6 +248,32 @@ class ImageBuilder:
         self.reporter.finish(spec.name, True, f"{prepared.tag} in {seconds:.1f} s")
         return InstallResult(spec.name, manifest, prepared.tag, True, seconds)
 
+    def _image(self, prepared: PreparedBuild, *, nocache: bool) -> str:
+        """Build what the prepared plugin needs; the id of the image to introspect."""
+        spec, engine = prepared.spec, self.engine
+        on_event = lambda e: self.reporter.event(spec.name, e)  # noqa: E731
+        memory = spec.runtime.resources.memory_bytes or self.config.docker.limits.memory_bytes
+        if prepared.plan is not None:
+            plan = prepared.plan
+            return engine.build(_stream(plan.context_files()), buildargs=plan.all_build_args(),
+                                on_event=on_event, nocache=nocache, plugin=spec.name,
+                                memory_bytes=memory)
+        runtime, layers, runtime_tag = prepared.runtime, prepared.layers, prepared.runtime_tag
+        assert runtime is not None and layers is not None and runtime_tag is not None
+        if nocache or not engine.image_exists(runtime_tag):
+            on_event(BuildEvent("step", f"worker runtime {runtime_tag} (shared by every plugin)"))
+            runtime_id = engine.build(_stream(runtime.context_files()),
+                                      buildargs=runtime.all_build_args(), on_event=on_event,
+                                      nocache=nocache, plugin=spec.name, memory_bytes=memory)
+            engine.tag_image(runtime_id, runtime_tag)
+        docker = self.config.docker
+        runner = StepRunner(engine, work_root=self.config.data_dir / "build",
+                            package_cache=docker.package_cache,
+                            stack_repository=docker.stack_repository,
+                            proxies=self.settings.proxies, memory_bytes=memory,
+                            on_event=on_event)
+        return runner.build(layers, runtime_tag, plugin=spec.name, nocache=nocache)
+
     def _build(self, prepared: PreparedBuild, *, nocache: bool) -> Manifest:
         """Build, describe and commit one image; the manifest write is the commit point.
 
@@ -240,23 +284,21 @@ class ImageBuilder:
         (the tag is their hash), which `list` and `install-all` both judge current
         (``inventory.image_state``).
         """
-        spec, plan, engine = prepared.spec, prepared.plan, self.engine
+        spec, engine = prepared.spec, self.engine
         previous = self.inventory.manifest_for_spec(spec.name)
         if previous is not None and not _same_source(previous, spec):
             previous = None   # another plugins.yaml's entry of that name: not ours to retire
         owner = {**current_owner().labels(), labels.SESSION: self.session}
-        image_id = engine.build(_stream(plan.context_files()), buildargs=plan.all_build_args(),
-                                on_event=lambda e: self.reporter.event(spec.name, e),
-                                nocache=nocache, plugin=spec.name,
-                                memory_bytes=spec.runtime.resources.memory_bytes
-                                or self.config.docker.limits.memory_bytes)
+        image_id = self._image(prepared, nocache=nocache)
         self.reporter.event(spec.name, BuildEvent("status", "introspecting the plugin"))
-        meta = describe.introspect(engine, image_id, spec, plan, self.config, owner)
-        manifest = describe.make_manifest(meta, spec, plan, tag=prepared.tag).model_copy(
+        meta = describe.introspect(engine, image_id, spec, prepared.python_path, self.config,
+                                   owner)
+        manifest = describe.make_manifest(meta, spec, prepared, tag=prepared.tag).model_copy(
             update={"image_hash": prepared.content_hash})
         self._check_name_clash(manifest, spec)
-        final_id = describe.finish_image(engine, image_id, manifest, owner=owner,
-                                         content_hash=prepared.content_hash)
+        final_id = describe.finish_image(engine, image_id, manifest, spec, owner=owner,
+                                         content_hash=prepared.content_hash,
+                                         lock=prepared.lock_pins)
         manifest = manifest.model_copy(update={"image_id": final_id})
         was = engine.image_inspect(prepared.tag)
         moved = False
@@ -324,10 +366,9 @@ def _same_source(manifest: Manifest, spec: PluginSpec) -> bool:
         manifest.spec_file in ("", str(Path(spec.source).resolve()))
 
 
-def large_context_warning(spec: PluginSpec, plan: BuildPlan) -> str:
+def large_context_warning(spec: PluginSpec, files: tuple[ContextFile, ...]) -> str:
     """A warning when the build context is large (usually weights or data), naming its
     largest folders and the .dockerignore that would keep them out; else ""."""
-    files = plan.context_files()
     total = sum(len(f.data) for f in files)
     if total <= LARGE_CONTEXT_BYTES:
         return ""
@@ -349,12 +390,12 @@ def _stream(files: Iterable[ContextFile]) -> io.BytesIO:
     return io.BytesIO(context_tar(files))
 
 
-def _missing_base(spec: PluginSpec, plan: BuildPlan) -> BaseImageMissingError:
-    if plan.base_image.startswith(PYTHON_REPO) or plan.base_image == MICROMAMBA_ALIAS:
+def _missing_base(spec: PluginSpec, base_image: str) -> BaseImageMissingError:
+    if base_image.startswith(PYTHON_REPO) or base_image == MICROMAMBA_ALIAS:
         hint = "Run `cjm-ctl setup-runtime` first"
         hint += f" (with --plugins {spec.source})." if spec.base_image is None else "."
     else:
-        hint = f"Pull or `docker load` {plan.base_image}, or change base_image in {spec.source}."
+        hint = f"Pull or `docker load` {base_image}, or change base_image in {spec.source}."
     return BaseImageMissingError(
-        f"The base image {plan.base_image} of plugin '{spec.name}' ({plan.flavor.value} "
+        f"The base image {base_image} of plugin '{spec.name}' ({spec.flavor.value} "
         "flavor) is not present.", plugin=spec.name, hint=hint)

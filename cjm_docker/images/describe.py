@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cjm_docker import envvars, labels
 from cjm_docker._version import __version__
@@ -20,15 +20,23 @@ from cjm_docker.config import CjmConfig
 from cjm_docker.engine import BindMount, ContainerSpec, Engine
 from cjm_docker.errors import IntrospectionError, ManifestError
 from cjm_docker.images.introspect import BEGIN, END
-from cjm_docker.images.render import HOME, USER_ID, BuildPlan
+from cjm_docker.images.render import HOME, USER_ID
 from cjm_docker.manifest import Manifest, parse_manifest
 from cjm_docker.spec.resolve import PluginSpec
+
+if TYPE_CHECKING:
+    from cjm_docker.images.prepare import PreparedBuild
 
 INTROSPECT_TIMEOUT_S = 300.0
 OUTPUT_TAIL_CHARS = 4000
 
 
-def introspection_container(image_id: str, spec: PluginSpec, plan: BuildPlan,
+def image_variables(spec: PluginSpec) -> dict[str, str]:
+    """The environment spec's ``variables``: settings of the image (the final stage sets them)."""
+    return dict(spec.environment.variables) if spec.environment else {}
+
+
+def introspection_container(image_id: str, spec: PluginSpec, python_path: str,
                             config: CjmConfig, owner: dict[str, str] | None = None) -> ContainerSpec:
     """The one-off container that runs ``cjm_docker.images.introspect`` in the image.
 
@@ -37,14 +45,15 @@ def introspection_container(image_id: str, spec: PluginSpec, plan: BuildPlan,
     """
     data_root = str(config.plugin_data_dir)
     limits = config.docker.limits
-    env = dict(spec.runtime.env) | {envvars.PLUGIN_DATA_ROOT: data_root, "HOME": HOME}
+    env = image_variables(spec) | dict(spec.runtime.env) | {envvars.PLUGIN_DATA_ROOT: data_root,
+                                                             "HOME": HOME}
     mounts: tuple[BindMount, ...] = ()
     if config.models_dir is not None and config.models_dir.is_dir():
         env[envvars.PLUGIN_MODELS_DIR] = str(config.models_dir)
         mounts = (BindMount(str(config.models_dir), str(config.models_dir), read_only=True),)
     return ContainerSpec(
         image=image_id, name=f"cjm-introspect-{spec.repository}-{secrets.token_hex(4)}",
-        command=[plan.python_path, "-m", "cjm_docker.images.introspect", spec.import_name],
+        command=[python_path, "-m", "cjm_docker.images.introspect", spec.import_name],
         labels={labels.MANAGED: "true", labels.ROLE: labels.ROLE_INTROSPECT,
                 labels.PLUGIN: spec.name, labels.VERSION: __version__, **(owner or {})},
         env=env, mounts=mounts, network=None, tmpfs={data_root: "rw,mode=1777"},
@@ -61,14 +70,14 @@ def _tail(text: str) -> str:
     return text if len(text) <= OUTPUT_TAIL_CHARS else "..." + text[-OUTPUT_TAIL_CHARS:]
 
 
-def introspect(engine: Engine, image_id: str, spec: PluginSpec, plan: BuildPlan,
+def introspect(engine: Engine, image_id: str, spec: PluginSpec, python_path: str,
                config: CjmConfig, owner: dict[str, str] | None = None) -> dict[str, Any]:
     """Run the image once and return the plugin's metadata dict.
 
     Raises:
         IntrospectionError: the script failed or printed no manifest (its output attached).
     """
-    container = introspection_container(image_id, spec, plan, config, owner)
+    container = introspection_container(image_id, spec, python_path, config, owner)
     code, out, err = engine.run_once(container, timeout=INTROSPECT_TIMEOUT_S)
     output = _tail("\n".join(part for part in (err, out) if part.strip()))
     if code != 0:
@@ -89,7 +98,7 @@ def introspect(engine: Engine, image_id: str, spec: PluginSpec, plan: BuildPlan,
     return meta
 
 
-def make_manifest(meta: dict[str, Any], spec: PluginSpec, plan: BuildPlan, *, tag: str,
+def make_manifest(meta: dict[str, Any], spec: PluginSpec, prepared: PreparedBuild, *, tag: str,
                   image_id: str = "") -> Manifest:
     """The plugin's metadata kept whole, plus what cjm-docker adds.
 
@@ -102,7 +111,8 @@ def make_manifest(meta: dict[str, Any], spec: PluginSpec, plan: BuildPlan, *, ta
     data.update(image=tag, image_id=image_id, spec_name=spec.name,
                 spec_file=str(Path(spec.source).resolve()),
                 runtime=spec.runtime.model_dump(mode="json"), cjm_docker_version=__version__,
-                python_path=plan.python_path)
+                python_path=prepared.python_path, lock=list(prepared.lock_pins),
+                shared_images=list(prepared.shared_images))
     try:
         return parse_manifest(data, source=f"from introspecting '{spec.name}'")
     except ManifestError as exc:
@@ -111,21 +121,28 @@ def make_manifest(meta: dict[str, Any], spec: PluginSpec, plan: BuildPlan, *, ta
                                  output=json.dumps(meta, indent=2, default=str)[:OUTPUT_TAIL_CHARS]) from exc
 
 
-def finish_image(engine: Engine, image_id: str, manifest: Manifest, *, content_hash: str,
+def finish_image(engine: Engine, image_id: str, manifest: Manifest, spec: PluginSpec, *,
+                 content_hash: str, lock: tuple[str, ...] = (),
                  owner: dict[str, str] | None = None) -> str:
-    """The final stage: the introspected image plus the worker's entry variables, the non-root
-    user and the manifest and hash labels, untagged (the caller tags it). Returns its id.
+    """The final stage: the introspected image plus the worker's entry variables, the
+    environment spec's variables, the non-root user and the per-plugin labels (plugin, flavor,
+    manifest, lock, hash), untagged (the caller tags it). Returns its id.
 
     It is ``FROM <image_id>`` + ``USER`` + ``ENV`` + ``LABEL`` done as one commit, so it adds
     no layer and costs one container commit instead of three.
     """
     helper = {labels.MANAGED: "true", labels.ROLE: labels.ROLE_COMMIT,
               labels.PLUGIN: manifest.spec_name or manifest.name, **(owner or {})}
+    image_labels = {labels.MANAGED: "true", labels.PLUGIN: spec.name, labels.ROLE: "plugin",
+                    labels.FLAVOR: spec.flavor.value, labels.VERSION: __version__,
+                    labels.MANIFEST: manifest_label(manifest), labels.SPEC_HASH: content_hash,
+                    labels.STEP: ""}
+    if lock:
+        image_labels[labels.LOCK] = "\n".join(lock)
     return engine.commit_image(
-        image_id, None, helper_labels=helper,
-        labels={labels.MANIFEST: manifest_label(manifest), labels.SPEC_HASH: content_hash},
-        env={envvars.WORKER_MODULE: manifest.module, envvars.WORKER_CLASS: manifest.class_name,
-             "HOME": HOME},
+        image_id, None, helper_labels=helper, labels=image_labels,
+        env={**image_variables(spec), envvars.WORKER_MODULE: manifest.module,
+             envvars.WORKER_CLASS: manifest.class_name, "HOME": HOME},
         user=f"{USER_ID}:{USER_ID}", message=f"cjm-docker: manifest of {manifest.name}")
 
 

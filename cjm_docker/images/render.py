@@ -34,9 +34,10 @@ CONDA_CERT_VARIABLES = ("MAMBA_SSL_VERIFY", "CONDA_SSL_VERIFY")
 HOME = "/home/cjm"
 PYTHON_PATHS = {Flavor.PYTHON: "/opt/venv/bin/python", Flavor.RATTLER: "/opt/venv/bin/python",
                 Flavor.MICROMAMBA: "/opt/conda/envs/plugin/bin/python"}
-# The rattler flavor is the python template plus its conda step.
-TEMPLATES = {Flavor.PYTHON: "Dockerfile.python.j2", Flavor.RATTLER: "Dockerfile.python.j2",
-             Flavor.MICROMAMBA: "Dockerfile.micromamba.j2"}
+# The python flavor is layered on the shared runtime image (runtime_plan.py, layers.py); the
+# conda flavors are still one Dockerfile each (the rattler flavor is the former python template
+# plus its conda step).
+TEMPLATES = {Flavor.RATTLER: "Dockerfile.python.j2", Flavor.MICROMAMBA: "Dockerfile.micromamba.j2"}
 CONDA_PREFIXES = {Flavor.RATTLER: "/opt/venv", Flavor.MICROMAMBA: "/opt/conda/envs/plugin"}
 # The installer of the rattler flavor's conda step, pinned: it runs only during builds, in a
 # venv of its own that the step removes again.
@@ -53,6 +54,10 @@ class RenderSettings:
         cjm_version: the cjm_docker version baked in.
         worker_requirements: the worker's dependencies, pinned (``fastapi==0.110.0``).
         runtime_files: the cjm_docker files baked in (context paths under ``cjm/runtime/``).
+        worker_constraints: every package the worker's dependencies pull in, pinned to the
+            host's installed versions (the runtime's venv is exactly the host's).
+        uv_version: the uv the runtime image installs (the host's, so both resolve alike).
+        runtime_repository: where runtime images are tagged (``<repo>/py3.11:<hash>``).
         ca_certificates: extra CA certificates (context paths under ``cjm/certs/``).
         pip_index_url: passed as a build arg when set.
         pip_extra_index_url: passed as a build arg when set.
@@ -66,6 +71,9 @@ class RenderSettings:
     worker_requirements: tuple[str, ...]
     runtime_files: tuple[ContextFile, ...]
     ca_certificates: tuple[ContextFile, ...] = ()
+    worker_constraints: tuple[str, ...] = ()
+    uv_version: str = "0.13.9"
+    runtime_repository: str = "cjm-runtime"
     pip_index_url: str | None = None
     pip_extra_index_url: str | None = None
     proxies: tuple[tuple[str, str], ...] = ()
@@ -114,7 +122,7 @@ def _dq(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
 
-def _one_line_each(plugin: str, context: dict[str, Any]) -> dict[str, Any]:
+def one_line_each(plugin: str, context: dict[str, Any]) -> dict[str, Any]:
     """The template's values, each refused if it holds a line break or control character.
 
     A Dockerfile instruction ends at a line break whatever the quoting, so such a value would
@@ -137,7 +145,7 @@ def _one_line_each(plugin: str, context: dict[str, Any]) -> dict[str, Any]:
     return context
 
 
-def _environment(templates_dir: Path) -> jinja2.Environment:
+def template_environment(templates_dir: Path) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir)),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
@@ -188,7 +196,7 @@ def _conda_step(spec: PluginSpec, settings: RenderSettings, python: str,
 
 def render_plan(spec: PluginSpec, settings: RenderSettings,
                 local_trees: Mapping[Path, tuple[ContextFile, ...]]) -> BuildPlan:
-    """Render the Dockerfile and assemble the context for one plugin.
+    """Render the Dockerfile and assemble the context for one micromamba-flavor plugin.
 
     Args:
         spec: the resolved plugin.
@@ -257,8 +265,8 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
         names = CERT_VARIABLES + (CONDA_CERT_VARIABLES if spec.flavor == Flavor.MICROMAMBA else ())
         env_vars.update(dict.fromkeys(names, CERT_BUNDLE))
 
-    dockerfile = _environment(settings.templates_dir).get_template(TEMPLATES[spec.flavor]).render(
-        **_one_line_each(spec.name, dict(
+    dockerfile = template_environment(settings.templates_dir).get_template(TEMPLATES[spec.flavor]).render(
+        **one_line_each(spec.name, dict(
         cjm_version=settings.cjm_version,
         plugin=spec.name,
         flavor=spec.flavor.value,

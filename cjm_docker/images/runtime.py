@@ -8,13 +8,18 @@ has installed, so host and worker always speak the same protocol.
 from __future__ import annotations
 
 import importlib.metadata
+import platform
+import re
 from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 import cjm_docker
 from cjm_docker._version import __version__
 from cjm_docker.config import CjmConfig
 from cjm_docker.images.context import ContextFile, collect_tree
 from cjm_docker.images.render import RenderSettings
+from cjm_docker.spec.resolve import host_python_version
 
 # What the worker (python -m cjm_docker.worker) and the introspection script import; a folder
 # entry takes the whole folder. Missing optional entries are skipped. A unit test checks that
@@ -37,6 +42,9 @@ RUNTIME_FILES = (
 WORKER_REQUIREMENTS = ("fastapi", "uvicorn", "psutil", "uvloop", "httptools")
 
 RUNTIME_PREFIX = "cjm/runtime/cjm_docker"
+
+# The uv that runtime images install when the host has none (the host's is preferred).
+DEFAULT_UV_VERSION = "0.13.9"
 
 
 def package_root() -> Path:
@@ -85,6 +93,52 @@ def worker_requirements() -> tuple[str, ...]:
     return tuple(pins)
 
 
+def uv_version() -> str:
+    """The host's uv version (host and images then resolve alike), else the default."""
+    try:
+        return importlib.metadata.version("uv")
+    except importlib.metadata.PackageNotFoundError:
+        return DEFAULT_UV_VERSION
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def worker_constraints(python_version: str) -> tuple[str, ...]:
+    """``name==version`` of everything the worker's dependencies pull in, as installed here.
+
+    Walks the host's installed distributions from ``WORKER_REQUIREMENTS``, following each
+    requirement whose marker holds on Linux under ``python_version`` (extras are not followed).
+    The runtime image installs its venv under these constraints, so it holds the host's exact
+    versions, and plugin locks resolve under them too.
+    """
+    minor = ".".join(python_version.split(".")[:2])
+    environment = {"python_version": minor, "python_full_version": f"{minor}.0",
+                   "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+                   "platform_machine": platform.machine(), "implementation_name": "cpython",
+                   "platform_python_implementation": "CPython", "extra": ""}
+    pins: dict[str, str] = {}
+    queue = list(WORKER_REQUIREMENTS)
+    while queue:
+        name = _normalize(queue.pop())
+        if name in pins:
+            continue
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        pins[name] = f"{name}=={dist.version}"
+        for line in dist.requires or []:
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                continue
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                queue.append(requirement.name)
+    return tuple(pins[name] for name in sorted(pins))
+
+
 def certificate_files(config: CjmConfig) -> tuple[ContextFile, ...]:
     """The extra CA certificates as ``cjm/certs/NN-name.crt`` (update-ca-certificates wants .crt)."""
     out = []
@@ -99,6 +153,9 @@ def render_settings(config: CjmConfig) -> RenderSettings:
     return RenderSettings(
         cjm_version=__version__,
         worker_requirements=worker_requirements(),
+        worker_constraints=worker_constraints(host_python_version()),
+        uv_version=uv_version(),
+        runtime_repository=config.docker.runtime_repository,
         runtime_files=runtime_files(),
         ca_certificates=certificate_files(config),
         pip_index_url=config.docker.pip_index_url,

@@ -1,41 +1,44 @@
-# cjm-docker 0.0.0-golden: image of plugin "golden-python", python flavor. Generated: do not edit.
-# Layers from the most stable to the most volatile: base, trust store + system packages,
-# environment, worker runtime, plugin package. Proxy settings arrive as Docker's predefined
-# build args (HTTP_PROXY, ...): RUN steps see them, the image does not keep them.
-# `cjm-ctl install-all` finishes the image after introspecting it, in one final stage (no
-# layer): USER 10001:10001, ENV CJM_PLUGIN_MODULE/CJM_PLUGIN_CLASS, LABEL io.cjm.hash and
-# io.cjm.manifest. Every step costs a container commit, so the stable settings come early.
-FROM cjm-docker/base-python:3.11
-ARG PIP_INDEX_URL
-ARG TORCH_CUDA_ARCH_LIST
+# syntax=docker/dockerfile:1
+# cjm-docker 0.0.0-golden: image of plugin "golden-python" (python flavor), written as a BuildKit Dockerfile.
+# `cjm-ctl install-all` builds these same steps itself (the classic builder has no cache mounts):
+# each runs as root in a container of the image below it, with uv's package cache (Docker volume
+# "cjm-package-cache") at /cjm-cache and the step's files read-only at /cjm-build, and is committed
+# as one layer. After introspection one more commit adds USER 10001, the entry variables and the
+# io.cjm.* labels (manifest, hash, lock): no layer. Generated: do not edit.
+#
+# Locked packages (18):
+#   annotated-types==0.8.0
+#   anyio==4.16.0
+#   certifi==2026.10.19.post1
+#   charset-normalizer==3.5.3
+#   cjm-graph-plugin-system==0.0.1
+#   fastapi==0.110.0
+#   h11==0.16.0
+#   httpcore==1.0.9
+#   httpx==0.28.1
+#   idna==3.20
+#   numpy==1.26.4
+#   pydantic-core==2.50.5
+#   pydantic==2.14.4
+#   requests==2.34.2
+#   starlette==0.36.3
+#   typing-extensions==4.16.0
+#   typing-inspection==0.4.5
+#   urllib3==2.8.0
+FROM cjm-runtime/py3.11:0123456789abcdef
 
-# 1. Trust store (extra CAs, e.g. of a TLS-intercepting proxy), system packages, the user.
-COPY cjm/certs/ /usr/local/share/ca-certificates/cjm/
-RUN set -eu; \
-    apt-get update; \
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends file git libsndfile1; \
-    apt-get clean; rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin; \
-    update-ca-certificates; \
-    if ! id -u 10001 >/dev/null 2>&1; then \
-        groupadd --gid 10001 cjm && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin cjm; \
-    fi; \
-    mkdir -p /home/cjm && chown 10001:10001 /home/cjm
+# stack: shared stack: numpy==1.26.4 (key 07aac1439cea9f2f)
+RUN --mount=type=bind,source=stack,target=/cjm-build --mount=type=cache,target=/cjm-cache \
+    set -eu; /opt/cjm/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --compile-bytecode --link-mode copy --cache-dir /cjm-cache --index-url https://pypi.internal/simple -r /cjm-build/stack.txt
 
-# 2. Image settings (stable, so they stay cached).
-LABEL io.cjm.flavor="python" io.cjm.managed="true" io.cjm.plugin="golden-python" io.cjm.role="plugin" io.cjm.version="0.0.0-golden"
-ENV CURL_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" GOLDEN_MODE="python \$HOME" PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" PIP_CERT="/etc/ssl/certs/ca-certificates.crt" PIP_DISABLE_PIP_VERSION_CHECK="1" PIP_NO_CACHE_DIR="1" PYTHONDONTWRITEBYTECODE="1" PYTHONUNBUFFERED="1" REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" SSL_CERT_FILE="/etc/ssl/certs/ca-certificates.crt"
-WORKDIR /home/cjm
-CMD ["/opt/venv/bin/python", "-m", "cjm_docker.worker"]
+# system: system packages: file git libsndfile1 (key 8f3a4ef5f80b0836)
+RUN --mount=type=cache,target=/cjm-cache \
+    set -eu; apt-get update; DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends file git libsndfile1; apt-get clean; rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 
-# 3. Environment: a venv with the worker's pinned dependencies, then the plugin's dependencies.
-RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off fastapi==0.110.0 uvicorn==0.29.0 psutil==5.9.8 \
- && /opt/venv/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'cjm_docker_runtime.pth').write_text('/opt/cjm/runtime\n')"
-RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off cjm-plugin-system git+https://github.com/cj-mills/cjm-graph-plugin-system.git 'requests>=2.31' numpy==1.26.4 'httpx>=0.27' cjm-graph-plugin-system
+# deps: 11 locked package(s) (key 43ebd3c2206408c3)
+RUN --mount=type=bind,source=deps,target=/cjm-build --mount=type=cache,target=/cjm-cache \
+    set -eu; export TORCH_CUDA_ARCH_LIST=8.0; /opt/cjm/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --compile-bytecode --link-mode copy --cache-dir /cjm-cache --index-url https://pypi.internal/simple -r /cjm-build/requirements.txt
 
-# 4. Worker runtime: this host's cjm_docker, on the venv's path through a .pth file.
-COPY cjm/runtime/ /opt/cjm/runtime/
-
-# 5. The plugin package.
-COPY cjm/plugin/ /opt/cjm/plugin/
-RUN /opt/venv/bin/python -m pip install --no-cache-dir --disable-pip-version-check --no-input --no-color --progress-bar off --no-deps /opt/cjm/plugin
+# code: plugin code (4 files) (key ace1bdef1960a9e0)
+RUN --mount=type=bind,source=code,target=/cjm-build --mount=type=cache,target=/cjm-cache \
+    set -eu; export TORCH_CUDA_ARCH_LIST=8.0; mkdir -p /tmp/cjm-src/libs; cp -R /cjm-build/plugin /tmp/cjm-src/plugin; /opt/cjm/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --compile-bytecode --link-mode copy --cache-dir /cjm-cache --index-url https://pypi.internal/simple /tmp/cjm-src/plugin; rm -rf /tmp/cjm-src

@@ -68,6 +68,9 @@ CALLS = {
     "put_file": ("c", "/x", b""), "local_node_id": (), "service_tasks": ("s",),
     "node_address": ("n",), "network_addresses": ("net",), "run_once": (SPEC,),
     "import_rootfs": (io.BytesIO(b"x"), "img:1"), "commit_image": ("a", "b:c"),
+    "commit_step": ("img", ["true"], BindMount("/tmp", "/cjm-build"), ("cache", "/cjm-cache"),
+                    {}, 1.0),
+    "ensure_volume": ("v", {}), "remove_volume": ("v",), "find_images": ("a=b",),
 }
 
 

@@ -25,7 +25,8 @@ def _local_package(root: Path, name: str, files: dict[str, str]) -> str:
 
 def _assert_nothing_left(project, plugin: str) -> None:
     assert project.tags(plugin) == []
-    assert project.introspection_containers() == []
+    # this plugin's only: other sessions may be introspecting theirs on the shared engine
+    assert [c for c in project.introspection_containers() if f"-{plugin}-" in c] == []
     assert project.manifest_files() == []
 
 
@@ -36,10 +37,10 @@ def test_a_failing_pip_install(project, cjm_ctl) -> None:
     result = cjm_ctl("install-all", "--plugins", str(plugins))
     assert result.code == 1
     message = result.err
-    assert "Image build failed" in message and "[broken-pip]" in message
-    assert "Failing step: Step" in message and "cjm-docker-no-such-package-4711" in message
+    assert "cannot be resolved" in message and "plugin 'broken-pip'" in message
+    assert "Failing step: resolve" in message and "cjm-docker-no-such-package-4711" in message
     assert "--- build log (tail) ---" in message
-    assert "No matching distribution found for cjm-docker-no-such-package-4711" in message
+    assert "cjm-docker-no-such-package-4711 was not found in the package registry" in message
     assert "0 built, 0 up to date, 1 failed" in result.out
     _assert_nothing_left(project, "broken-pip")
 

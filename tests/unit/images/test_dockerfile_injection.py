@@ -14,7 +14,7 @@ from cjm_docker.errors import SpecError
 from cjm_docker.images.build import local_trees
 from cjm_docker.images.render import render_plan
 from cjm_docker.spec import load_plugins_file, resolve_plugins
-from cjm_docker.spec.environment import EnvironmentSpec
+from cjm_docker.spec.environment import EnvironmentSpec, Flavor
 
 RUN = "\\nRUN touch /pwned"   # a YAML double-quoted escape: a real newline in the value
 HERE = Path(__file__).resolve().parent
@@ -88,8 +88,13 @@ def _golden_spec():
     {"name": "demo\rRUN"},
 ])
 def test_the_renderer_refuses_a_line_break_whatever_let_it_through(change):
-    from tests.unit.images.test_images_render import SETTINGS
+    from tests.unit.images.test_images_layers import LOCK, SETTINGS, _layers
 
+    # the python flavor: its layer steps and rendered Dockerfile
     spec = dataclasses.replace(_golden_spec(), **change)
+    with pytest.raises(SpecError, match="line break or control character"):
+        _layers(spec, LOCK, SETTINGS)
+    # the micromamba flavor: its one Dockerfile
+    spec = dataclasses.replace(_golden_spec(), flavor=Flavor.MICROMAMBA, **change)
     with pytest.raises(SpecError, match="line break or control character"):
         render_plan(spec, SETTINGS, local_trees(spec))

@@ -1,4 +1,5 @@
-"""Image commands that need no engine: render, schema, setup-host, names."""
+"""Image commands that need no engine: schema, setup-host, names (render needs the base
+image's id and the lock: tests/integration/images/test_images_layers.py)."""
 
 from __future__ import annotations
 
@@ -15,27 +16,6 @@ def _repo_copy(workdir: Path) -> Path:
     shutil.copytree(REPO / "examples", workdir / "examples")
     shutil.copy(REPO / "plugins.yaml", workdir / "plugins.yaml")
     return workdir / "plugins.yaml"
-
-
-def test_render_prints_the_dockerfile(cjm_ctl, workdir: Path) -> None:
-    _repo_copy(workdir)
-    result = cjm_ctl("render", "fileinfo")
-    assert result.code == 0, result.err
-    assert result.out.startswith("# cjm-docker")
-    assert "FROM cjm-docker/base-python:3.11" in result.out
-    assert "apt-get install -y --no-install-recommends file" in result.out
-    assert cjm_ctl("render", "fileinfo").out == result.out
-
-
-def test_render_accepts_a_manifest_name(cjm_ctl, workdir: Path) -> None:
-    _repo_copy(workdir)
-    manifests = workdir / "data" / "manifests"
-    manifests.mkdir(parents=True)
-    (manifests / "cjm-example-echo.json").write_text(
-        '{"name": "cjm-example-echo", "module": "m", "class": "C", "image": "x:1", "spec_name": "echo"}')
-    result = cjm_ctl("render", "cjm-example-echo")
-    assert result.code == 0, result.err
-    assert 'io.cjm.plugin="echo"' in result.out
 
 
 def test_setup_host_lists_interface_libs(cjm_ctl, workdir: Path) -> None:

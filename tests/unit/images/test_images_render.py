@@ -1,4 +1,6 @@
-"""Rendering: golden files for both flavors, determinism, strictness, layer order."""
+"""Rendering of the micromamba flavor (one Dockerfile): golden files, determinism, strictness.
+
+The python flavor (shared runtime + layers) is tested in test_images_layers.py."""
 
 from __future__ import annotations
 
@@ -48,12 +50,6 @@ def _check_golden(name: str, text: str) -> None:
     assert text == path.read_text(), f"{name} changed; review and regenerate with CJM_UPDATE_GOLDEN=1"
 
 
-def test_python_flavor_golden() -> None:
-    plan = _plan("golden-python")
-    assert plan.flavor.value == "python"
-    _check_golden("python.Dockerfile", plan.dockerfile)
-
-
 def test_micromamba_flavor_golden() -> None:
     plan = _plan("golden-micromamba")
     assert plan.flavor.value == "micromamba"
@@ -80,44 +76,15 @@ def test_rattler_flavor_golden() -> None:
 
 
 def test_rendering_is_byte_stable() -> None:
-    for name in ("golden-python", "golden-micromamba"):
+    for name in ("golden-micromamba",):
         first, second = _plan(name), _plan(name)
         assert first.dockerfile == second.dockerfile
         assert first.context_files() == second.context_files()
 
 
-def test_layers_are_ordered_for_the_cache() -> None:
-    text = _plan("golden-python").dockerfile
-    # base, system packages, (stable settings), environment, worker runtime, plugin package
-    marks = ["FROM cjm-docker/base-python:3.11", "apt-get install", "LABEL io.cjm.flavor",
-             "CMD [", "python3 -m venv", "COPY cjm/runtime/", "COPY cjm/plugin/",
-             "--no-deps /opt/cjm/plugin"]
-    positions = [text.index(m) for m in marks]
-    assert positions == sorted(positions), list(zip(marks, positions, strict=True))
-    # dependencies come before the plugin's code, so a code change keeps the environment layers
-    assert text.index("'httpx>=0.27'") < text.index("COPY cjm/plugin/")
-    # nothing after the plugin's install: every further step would rerun on each code change
-    assert text.rstrip().endswith("--no-deps /opt/cjm/plugin")
-    # the volatile settings come from the final stage, not from the Dockerfile
-    instructions = [line for line in text.splitlines() if not line.startswith("#")]
-    assert not [line for line in instructions if line.startswith("USER ") or "io.cjm.hash" in line]
-
-
-def test_proxies_are_build_args_not_image_settings() -> None:
-    plan = _plan("golden-python")
-    assert ("HTTPS_PROXY", "http://proxy:3128") in plan.transient_args
-    assert "proxy:3128" not in plan.dockerfile and "HTTPS_PROXY" not in plan.dockerfile
-    assert "ARG PIP_INDEX_URL" in plan.dockerfile
-    assert plan.all_build_args()["PIP_INDEX_URL"] == "https://pypi.internal/simple"
-
-
-def test_certificates_reach_the_trust_store_and_pip() -> None:
-    text = _plan("golden-python").dockerfile
-    assert "COPY cjm/certs/ /usr/local/share/ca-certificates/cjm/" in text
-    assert "update-ca-certificates" in text
-    assert 'PIP_CERT="/etc/ssl/certs/ca-certificates.crt"' in text
-    assert 'SSL_CERT_FILE="/etc/ssl/certs/ca-certificates.crt"' in text
+def test_certificates_reach_the_trust_store_and_conda() -> None:
     mamba = _plan("golden-micromamba").dockerfile
+    assert "COPY cjm/certs/ /usr/local/share/ca-certificates/cjm/" in mamba
     assert 'MAMBA_SSL_VERIFY="/etc/ssl/certs/ca-certificates.crt"' in mamba
     assert "ca-certificates" in mamba.split("apt-get install", 1)[1].splitlines()[0]
 
@@ -130,17 +97,8 @@ def test_no_certificates_no_trust_store_step() -> None:
 
 
 def test_strict_undefined(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile.python.j2").write_text("FROM {{ base_image }}\nRUN {{ no_such_variable }}\n")
+    (tmp_path / "Dockerfile.micromamba.j2").write_text("FROM {{ base_image }}\nRUN {{ no_such_variable }}\n")
     settings = RenderSettings(cjm_version="x", worker_requirements=(), runtime_files=(),
                               templates_dir=tmp_path)
     with pytest.raises(jinja2.UndefinedError):
-        _plan("golden-python", settings)
-
-
-def test_context_holds_plugin_and_runtime() -> None:
-    paths = [f.path for f in _plan("golden-python").context_files()]
-    assert paths[0] == "Dockerfile"
-    assert "cjm/plugin/golden_plugin/meta.py" in paths
-    assert "cjm/plugin/pyproject.toml" in paths
-    assert "cjm/runtime/cjm_docker/__init__.py" in paths
-    assert paths[1:] == sorted(paths[1:])
+        _plan("golden-micromamba", settings)

@@ -81,11 +81,9 @@ def test_a_large_build_context_is_warned_about(monkeypatch: pytest.MonkeyPatch, 
     spec = SimpleNamespace(package=package, interface_libs=[])
     files = (ContextFile("cjm/plugin/models/w.bin", b"w" * 3000),
              ContextFile("cjm/plugin/pkg/a.py", b"a"), ContextFile("Dockerfile", b"FROM x"))
-    plan = SimpleNamespace(context_files=lambda: files)
-    text = large_context_warning(spec, plan)   # type: ignore[arg-type]
+    text = large_context_warning(spec, files)   # type: ignore[arg-type]
     assert "cjm/plugin/models" in text and f"{tmp_path / 'demo'}/.dockerignore" in text
-    small = SimpleNamespace(context_files=lambda: files[1:])
-    assert large_context_warning(spec, small) == ""   # type: ignore[arg-type]
+    assert large_context_warning(spec, files[1:]) == ""   # type: ignore[arg-type]
 
 
 def test_changed_runtime_settings_are_stale_too() -> None:
