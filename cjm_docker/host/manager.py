@@ -544,6 +544,14 @@ class PluginManager:
         return await self.resources.stats_async()
 
     get_global_stats = _get_global_stats
+    get_global_stats_async = _get_global_stats_async
+
+    def unload_if_idle(self, name: str) -> bool:
+        """Unload ``name`` unless a call of it is in flight (eviction); True when unloaded."""
+        with self._lock:
+            if self.is_busy(name) or name not in self.plugins:
+                return False
+        return self.unload_plugin(name)
 
     def _evict_for_resources(self, needed: PluginMeta) -> bool:
         """Stop least-recently-used idle plugins holding what is short (never a busy one) until

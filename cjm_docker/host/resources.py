@@ -156,17 +156,17 @@ class ResourceBroker:
     def _ask(self, meta: PluginMeta, wait: bool) -> Admission:
         scheduler = self.manager.scheduler
         if not hasattr(scheduler, "admit"):   # a duck-typed 0.0.x scheduler
-            ok = scheduler.allocate(meta, self.manager._get_global_stats)
+            ok = scheduler.allocate(meta, self.manager.get_global_stats)
             return Admission.admit() if ok else Admission.refuse(f"{meta.name} was refused")
-        return scheduler.admit(meta, self.manager._get_global_stats,
+        return scheduler.admit(meta, self.manager.get_global_stats,
                                gpu_indices=self.gpu_indices(meta.name), wait=wait)
 
     async def _ask_async(self, meta: PluginMeta, wait: bool) -> Admission:
         scheduler = self.manager.scheduler
         if not hasattr(scheduler, "admit_async"):
-            ok = await scheduler.allocate_async(meta, self.manager._get_global_stats_async)
+            ok = await scheduler.allocate_async(meta, self.manager.get_global_stats_async)
             return Admission.admit() if ok else Admission.refuse(f"{meta.name} was refused")
-        return await scheduler.admit_async(meta, self.manager._get_global_stats_async,
+        return await scheduler.admit_async(meta, self.manager.get_global_stats_async,
                                            gpu_indices=self.gpu_indices(meta.name), wait=wait)
 
     def admit(self, meta: PluginMeta) -> Admission:
@@ -231,14 +231,10 @@ class ResourceBroker:
 
     def _evict_one(self, victim: EvictionCandidate) -> bool:
         """Stop ``victim`` unless it became busy meanwhile; True when it was stopped."""
-        m = self.manager
-        with m._lock:
-            if m.is_busy(victim.name) or victim.name not in m.plugins:
-                return False
         log.info("Evicting idle plugin %s (last used %.0f) to make room", victim.name,
                  victim.last_executed)
         try:
-            return m.unload_plugin(victim.name)
+            return self.manager.unload_if_idle(victim.name)
         except CjmDockerError as exc:
             log.warning("Could not evict %s: %s", victim.name, exc)
             return False

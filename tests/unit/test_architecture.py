@@ -99,3 +99,20 @@ def test_the_manager_offers_what_the_queue_asks_of_it() -> None:
                                  (QueuedPlugin, RemotePluginProxy)):
         wanted = {n for n in vars(port) if not n.startswith("_")} - {"config", "container"}
         assert {n for n in wanted if not hasattr(implementation, n)} == set(), implementation
+
+
+def test_nothing_outside_the_manager_touches_its_private_state() -> None:
+    """``manager._lock`` and friends belong to host/manager.py alone."""
+    reaching = []
+    for path in modules():
+        if path.name == "manager.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                    and not node.attr.startswith("__"):
+                owner = node.value
+                name = owner.attr if isinstance(owner, ast.Attribute) else \
+                    owner.id if isinstance(owner, ast.Name) else ""
+                if name == "manager":
+                    reaching.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert reaching == []
