@@ -9,8 +9,13 @@ result proves all three are in the image.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import http.server
 import os
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,17 +70,40 @@ def test_environment_yml_with_a_local_channel_and_pip(project, cjm_ctl, capsys) 
     assert again.code == 0 and "1 up to date" in again.text, again.text[-2000:]
 
 
-def test_explicit_lock_through_a_configured_channel(project, cjm_ctl, capsys) -> None:
-    """An @EXPLICIT lock naming an anaconda.org channel, which cjm.yaml's docker.conda_channels
-    maps to a local folder: the mirror path, with no channel reachable."""
+@pytest.fixture
+def http_mirror(project) -> Iterator[tuple[str, Path]]:
+    """The demo channel served over HTTP on the default bridge's gateway address, which build
+    containers reach: a stand-in for a conda mirror (nothing else is served, nothing leaves the
+    machine)."""
     channel = demo_channel(project.root / "mirror")
+    gateway = project.engine.api.inspect_network("bridge")["IPAM"]["Config"][0]["Gateway"]
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(channel))
+    try:
+        server = http.server.ThreadingHTTPServer((gateway, 0), handler)
+    except OSError as exc:
+        pytest.skip(f"cannot serve on the bridge gateway {gateway}: {exc}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{gateway}:{server.server_address[1]}", channel
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_explicit_lock_through_a_configured_mirror(project, cjm_ctl, capsys, http_mirror) -> None:
+    """An @EXPLICIT lock naming an anaconda.org channel that cannot be reached; cjm.yaml's
+    docker.conda_channels points that name at a mirror URL, and the build gets the exact locked
+    files from it (their sha256 checked)."""
+    mirror, channel = http_mirror
     shutil.copytree(DEMO, project.root / "demo")
     with (project.root / "cjm.yaml").open("a") as fh:
-        fh.write("  conda_channels:\n    cjm-test: ./mirror\n")
+        fh.write(f"  conda_channels:\n    cjm-test: {mirror}\n")
+    packages = sorted((channel / "noarch").glob("*.tar.bz2"))
     (project.root / "explicit.txt").write_text(
         "# platform: linux-64\n@EXPLICIT\n" + "".join(
-            f"https://conda.anaconda.org/cjm-test/noarch/{p.name}\n"
-            for p in sorted((channel / "noarch").glob("*.tar.bz2"))))
+            f"https://conda.anaconda.org/cjm-test/noarch/{p.name}"
+            f"#sha256:{hashlib.sha256(p.read_bytes()).hexdigest()}\n" for p in packages))
     plugins = project.write_plugins(
         "plugins:\n  - name: conda-locked\n    env_file: explicit.txt\n"
         "    interface_libs: [inflection==0.5.1]\n    package: ./demo\n")
