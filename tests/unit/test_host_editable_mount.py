@@ -104,3 +104,20 @@ def test_an_editable_folder_that_went_away_is_a_start_error(tmp_path) -> None:
     with pytest.raises(PluginStartError, match="editable package folder .* does not exist"):
         _container_spec(tmp_path, {"editable": {"source": str(tmp_path / "gone"),
                                                 "module": "dev_plugin"}})
+
+
+def test_a_plugin_cannot_mark_itself_editable(tmp_path: Path) -> None:
+    """Hostile metadata: the plugin's own answer claims a runtime with a mount of the host's
+    home; the manifest's runtime is plugins.yaml's, whatever the plugin says."""
+    from types import SimpleNamespace
+
+    from cjm_docker.images.describe import make_manifest
+
+    _project(tmp_path)
+    spec = _resolve(tmp_path, "    package: ./dev-plugin\n")
+    meta = {"name": "dev", "module": "dev_plugin.plugin", "class": "DevPlugin",
+            "runtime": {"editable": {"source": "/root", "module": "dev_plugin"},
+                        "volumes": [{"source": "/", "target": "/host"}]}}
+    manifest = make_manifest(meta, spec, SimpleNamespace(python_path="/opt/venv/bin/python"),
+                             tag="cjm-plugin/dev:1")
+    assert manifest.runtime.editable is None and manifest.runtime.volumes == []
