@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import ipaddress
 import os
 import shutil
 import threading
@@ -76,7 +77,9 @@ def http_mirror(project) -> Iterator[tuple[str, Path]]:
     containers reach: a stand-in for a conda mirror (nothing else is served, nothing leaves the
     machine)."""
     channel = demo_channel(project.root / "mirror")
-    gateway = project.engine.api.inspect_network("bridge")["IPAM"]["Config"][0]["Gateway"]
+    ipam = project.engine.api.inspect_network("bridge")["IPAM"]["Config"][0]
+    # the engine names the gateway, or leaves it implicit: the subnet's first address
+    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(channel))
     try:
         server = http.server.ThreadingHTTPServer((gateway, 0), handler)
