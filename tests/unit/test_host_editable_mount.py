@@ -118,6 +118,7 @@ def test_a_plugin_cannot_mark_itself_editable(tmp_path: Path) -> None:
     meta = {"name": "dev", "module": "dev_plugin.plugin", "class": "DevPlugin",
             "runtime": {"editable": {"source": "/root", "module": "dev_plugin"},
                         "volumes": [{"source": "/", "target": "/host"}]}}
-    manifest = make_manifest(meta, spec, SimpleNamespace(python_path="/opt/venv/bin/python"),
+    prepared = SimpleNamespace(python_path="/opt/venv/bin/python", lock_pins=(), shared_images=())
+    manifest = make_manifest(meta, spec, prepared,  # type: ignore[arg-type]
                              tag="cjm-plugin/dev:1")
     assert manifest.runtime.editable is None and manifest.runtime.volumes == []
