@@ -18,6 +18,7 @@ ROLE_INTROSPECT = "introspect"           # the one-off container that describes 
 ROLE_COMMIT = "commit"                   # the never-started helper of the final image commit
 PYTHON = f"{PREFIX}.python"              # X.Y of runtime and stack images
 STEP = f"{PREFIX}.step"                  # a build step's key on the image it committed (layer cache)
+NAMESPACE = f"{PREFIX}.namespace"        # the repository prefix an image belongs to (gc --images scope)
 LOCK = f"{PREFIX}.lock"                  # the plugin's resolved packages, "name==version" lines
 
 # Containers only: who owns it, so gc can tell a dead host's orphan from a live host's worker.

@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +14,7 @@ import typer
 from cjm_docker import labels, naming
 from cjm_docker.cli.output import console, print_json, say, table
 from cjm_docker.cli.root import app, complete_plugin_names, plugin_name
-from cjm_docker.config import get_config
+from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import ContainerState, Engine
 from cjm_docker.errors import ConfigError, SpecError, UnknownPluginError
 from cjm_docker.host.reaper import reap
@@ -221,10 +222,22 @@ def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would go.")] = False,
     foreign: Annotated[bool, typer.Option(
         "--include-foreign", help="Also containers owned by hosts on other machines.")] = False,
+    images: Annotated[bool, typer.Option(
+        "--images", help="Remove images instead: tags no manifest names, dangling cjm images "
+                         "(this configuration's image_prefix, runtime and stack repositories only).")] = False,
+    data_dir: Annotated[list[Path] | None, typer.Option(
+        "--data-dir", help="With --images: another data dir whose manifests keep their images "
+                           "(repeatable; installs on this machine are known already).")] = None,
+    grace: Annotated[float, typer.Option(
+        "--grace", min=0, help="With --images: leave images younger than this many seconds "
+                               "(a build under way).")] = 600.0,
 ) -> None:
     """Remove containers (workers, build helpers) whose host process is gone (never a live
-    host's)."""
-    get_config()
+    host's), or with --images the images no manifest needs any more."""
+    config = get_config()
+    if images:
+        _gc_images(config, dry_run=dry_run, data_dirs=data_dir or [], grace=grace)
+        return
     orphans = reap(Engine(), dry_run=dry_run, include_foreign=foreign)
     if not orphans:
         say("Nothing to collect.")
@@ -235,3 +248,24 @@ def gc(
                      orphan.reason)
     view.print(console)
     say(f"{'Would remove' if dry_run else 'Removed'} {len(orphans)} container(s).")
+
+
+def _gc_images(config: CjmConfig, *, dry_run: bool, data_dirs: list[Path], grace: float) -> None:
+    from cjm_docker.images.gc import collect, known_data_dirs, namespaces, plan_image_gc
+    from cjm_docker.images.sizes import human_size
+
+    engine = Engine()
+    dirs = known_data_dirs(config, data_dirs)
+    items = plan_image_gc(engine, config, dirs, grace_s=grace)
+    scope = ", ".join(f"{n}/" for n in namespaces(config))
+    if not items:
+        say(f"No images to collect under {scope} ({len(dirs)} data dir(s) consulted).")
+        return
+    results = [(item, "would remove") for item in items] if dry_run else collect(engine, items)
+    view = table("image", "reason", "size", "result")
+    for item, result in results:
+        view.add_row(item.ref, item.reason, human_size(item.size_bytes), result)
+    view.print(console)
+    removed = sum(1 for _, result in results if result == "removed")
+    say(f"{'Would remove' if dry_run else 'Removed'} {len(items) if dry_run else removed} "
+        f"image(s) under {scope}; {len(dirs)} data dir(s) consulted.")

@@ -41,6 +41,7 @@ from cjm_docker.images.context import (
     content_hash,
     context_tar,
 )
+from cjm_docker.images.gc import record_data_dir
 from cjm_docker.images.inventory import ImageStatus, Inventory
 from cjm_docker.images.lock import Resolver
 from cjm_docker.images.prepare import PreparedBuild, prepare_layered
@@ -270,6 +271,7 @@ class ImageBuilder:
         runner = StepRunner(engine, work_root=self.config.data_dir / "build",
                             package_cache=docker.package_cache,
                             stack_repository=docker.stack_repository,
+                            namespace=docker.image_prefix,
                             proxies=self.settings.proxies, memory_bytes=memory,
                             on_event=on_event)
         return runner.build(layers, runtime_tag, plugin=spec.name, nocache=nocache)
@@ -298,7 +300,8 @@ class ImageBuilder:
         self._check_name_clash(manifest, spec)
         final_id = describe.finish_image(engine, image_id, manifest, spec, owner=owner,
                                          content_hash=prepared.content_hash,
-                                         lock=prepared.lock_pins)
+                                         lock=prepared.lock_pins,
+                                         namespace=self.config.docker.image_prefix)
         manifest = manifest.model_copy(update={"image_id": final_id})
         was = engine.image_inspect(prepared.tag)
         moved = False
@@ -306,6 +309,7 @@ class ImageBuilder:
             moved = True  # set first: an interrupt inside the call may still move the tag
             engine.tag_image(final_id, prepared.tag)
             write_manifest(manifest, self.config.manifests_dir)
+            record_data_dir(self.config.data_dir)
         except BaseException:
             if moved:
                 self._restore_tag(prepared.tag, was["Id"] if was else None, final_id)

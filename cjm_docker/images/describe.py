@@ -123,7 +123,7 @@ def make_manifest(meta: dict[str, Any], spec: PluginSpec, prepared: PreparedBuil
 
 def finish_image(engine: Engine, image_id: str, manifest: Manifest, spec: PluginSpec, *,
                  content_hash: str, lock: tuple[str, ...] = (),
-                 owner: dict[str, str] | None = None) -> str:
+                 owner: dict[str, str] | None = None, namespace: str = "") -> str:
     """The final stage: the introspected image plus the worker's entry variables, the
     environment spec's variables, the non-root user and the per-plugin labels (plugin, flavor,
     manifest, lock, hash), untagged (the caller tags it). Returns its id.
@@ -136,7 +136,7 @@ def finish_image(engine: Engine, image_id: str, manifest: Manifest, spec: Plugin
     image_labels = {labels.MANAGED: "true", labels.PLUGIN: spec.name, labels.ROLE: "plugin",
                     labels.FLAVOR: spec.flavor.value, labels.VERSION: __version__,
                     labels.MANIFEST: manifest_label(manifest), labels.SPEC_HASH: content_hash,
-                    labels.STEP: ""}
+                    labels.STEP: "", labels.NAMESPACE: namespace or manifest.image.split("/", 1)[0]}
     if lock:
         image_labels[labels.LOCK] = "\n".join(lock)
     return engine.commit_image(

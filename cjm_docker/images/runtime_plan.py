@@ -102,7 +102,7 @@ def render_runtime(settings: RenderSettings, python_version: str, base_image: st
     build_args.sort()
     image_labels = sorted({
         labels.MANAGED: "true", labels.VERSION: settings.cjm_version, labels.ROLE: "runtime",
-        labels.PYTHON: minor}.items())
+        labels.PYTHON: minor, labels.NAMESPACE: settings.runtime_repository}.items())
     dockerfile = template_environment(settings.templates_dir).get_template(TEMPLATE).render(
         **one_line_each(f"runtime py{minor}", dict(
         cjm_version=settings.cjm_version,

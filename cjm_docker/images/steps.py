@@ -51,18 +51,20 @@ class StepRunner:
         work_root: where step folders are made (``<data_dir>/build``).
         package_cache: the Docker volume holding uv's cache.
         stack_repository: where stack images are tagged.
+        namespace: the plugin images' prefix (labelled on their layers, for gc).
         proxies: build-only environment (never stored).
         memory_bytes: the memory limit of each step's container.
         on_event: progress.
     """
 
     def __init__(self, engine: Engine, *, work_root: Path, package_cache: str,
-                 stack_repository: str, proxies: tuple[tuple[str, str], ...] = (),
+                 stack_repository: str, namespace: str = "", proxies: tuple[tuple[str, str], ...] = (),
                  memory_bytes: int | None = None, on_event: Callable[[BuildEvent], None] | None = None):
         self.engine = engine
         self.work_root = work_root
         self.package_cache = package_cache
         self.stack_repository = stack_repository
+        self.namespace = namespace
         self.proxies = proxies
         self.memory_bytes = memory_bytes
         self.on_event = on_event or (lambda event: None)
@@ -81,8 +83,9 @@ class StepRunner:
                     self.on_event(BuildEvent("step", f"{step.kind}: {step.title} (shared, present)"))
                     parent = tag
                     continue
-                image = self._run(step, parent, plugin, {labels.ROLE: "stack",
-                                                         labels.PYTHON: layers.runtime.python_version})
+                image = self._run(step, parent, plugin, {
+                    labels.ROLE: "stack", labels.PYTHON: layers.runtime.python_version,
+                    labels.NAMESPACE: self.stack_repository})
                 self.engine.tag_image(image, tag)
                 parent = tag
                 continue
@@ -91,7 +94,8 @@ class StepRunner:
                 self.on_event(BuildEvent("step", f"{step.kind}: {step.title} (cached)"))
                 parent = cached
                 continue
-            parent = self._run(step, parent, plugin, {labels.ROLE: "layer", labels.PLUGIN: plugin})
+            parent = self._run(step, parent, plugin, {labels.ROLE: "layer", labels.PLUGIN: plugin,
+                                                      labels.NAMESPACE: self.namespace})
         return parent
 
     def _run(self, step: LayerStep, parent: str, plugin: str, extra: dict[str, str]) -> str:

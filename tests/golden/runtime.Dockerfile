@@ -17,8 +17,7 @@ RUN set -eu; \
     fi; \
     mkdir -p /home/cjm && chown 10001:10001 /home/cjm
 
-# 2. Image settings (stable, so they stay cached).
-LABEL io.cjm.managed="true" io.cjm.python="3.11" io.cjm.role="runtime" io.cjm.version="0.0.0-golden"
+# 2. Image settings (stable, so they stay cached; the labels come after the venv).
 ENV CURL_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" PIP_CERT="/etc/ssl/certs/ca-certificates.crt" PIP_DISABLE_PIP_VERSION_CHECK="1" PYTHONDONTWRITEBYTECODE="1" PYTHONUNBUFFERED="1" REQUESTS_CA_BUNDLE="/etc/ssl/certs/ca-certificates.crt" SSL_CERT_FILE="/etc/ssl/certs/ca-certificates.crt" VIRTUAL_ENV="/opt/venv"
 WORKDIR /home/cjm
 CMD ["/opt/venv/bin/python", "-m", "cjm_docker.worker"]
@@ -34,5 +33,6 @@ RUN set -eu; \
     /opt/cjm/uv/bin/uv pip install --python /opt/venv/bin/python --no-cache --compile-bytecode ${PIP_INDEX_URL:+--index-url "$PIP_INDEX_URL"} ${PIP_EXTRA_INDEX_URL:+--extra-index-url "$PIP_EXTRA_INDEX_URL"} -r /opt/cjm/worker/requirements.txt -c /opt/cjm/worker/constraints.txt; \
     /opt/venv/bin/python -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'cjm_docker_runtime.pth').write_text('/opt/cjm/runtime\n')"
 
+LABEL io.cjm.managed="true" io.cjm.namespace="cjm-runtime" io.cjm.python="3.11" io.cjm.role="runtime" io.cjm.version="0.0.0-golden"
 # 4. Worker runtime: this host's cjm_docker, on the venv's path through the .pth file.
 COPY cjm/runtime/ /opt/cjm/runtime/

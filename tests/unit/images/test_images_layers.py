@@ -67,8 +67,8 @@ def test_runtime_golden_and_layer_order() -> None:
     text = runtime.dockerfile
     # base, trust store + user, stable settings, uv + the worker's venv, cjm_docker files last
     marks = ["FROM cjm-docker/base-python:3.11", "update-ca-certificates", "useradd",
-             "LABEL io.cjm.managed", "CMD [", "uv==", "venv --quiet", "-c /opt/cjm/worker/constraints.txt",
-             "COPY cjm/runtime/"]
+             "CMD [", "uv==", "venv --quiet", "-c /opt/cjm/worker/constraints.txt",
+             "LABEL io.cjm.managed", "COPY cjm/runtime/"]
     positions = [text.index(m) for m in marks]
     assert positions == sorted(positions), list(zip(marks, positions, strict=True))
     assert text.rstrip().endswith("COPY cjm/runtime/ /opt/cjm/runtime/")

@@ -1,0 +1,195 @@
+"""Measure the build side of issue 16 against its floor, in one run.
+
+Usage: .venv/bin/python bench/builds.py [--plugins N]   (needs the Python base: setup-runtime)
+
+Everything runs under private names (image prefix, runtime and stack repositories, and a fresh
+package-cache volume), all removed at the end. Figures:
+
+    cold build       echo, nothing reusable: runtime built without Docker's cache, empty cache
+    second plugin    another trivial plugin on the same runtime       (goal: <= 0.3 x cold)
+    N plugins disk   bytes of N trivial plugins / of one               (goal: <= 1.1)
+    dep change       echo rebuilt after adding one small dependency   (goal: <= 0.3 x cold)
+    stack disk       3 plugins on numpy/pandas/scipy, one small dependency each / one of them
+                                                                     (goal: <= 1.3)
+    env install      the first stack plugin's stack + deps steps, empty cache, vs the floor:
+                     `uv pip install --compile-bytecode` of the same locked requirements into a
+                     host venv with an empty cache                   (goal: <= 1.3 x floor)
+
+Disk is measured exactly: the layer folders each image names (GraphDriver.Data, UpperDir and
+LowerDir) that the base image does not, each counted once, summed with `du -sb` (root needed).
+Results go to stdout and bench/out/builds.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cjm_docker import labels
+from cjm_docker.config import load_config
+from cjm_docker.engine import BuildEvent, Engine
+from cjm_docker.images.build import ImageBuilder
+from cjm_docker.images.lock import uv_binary
+from cjm_docker.spec.resolve import load_specs
+
+REPO = Path(__file__).resolve().parents[1]
+ECHO = REPO / "examples" / "plugins" / "cjm-example-echo"
+STACK = ("numpy", "pandas", "scipy")
+SMALL = ("tabulate", "six", "toolz")
+
+
+class StepClock:
+    """Times each layer step from the build's progress events."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, str]] = []
+
+    def start(self, plugin: str, action: str) -> None:
+        self.marks = [(time.perf_counter(), "start")]
+
+    def event(self, plugin: str, event: BuildEvent) -> None:
+        if event.kind in ("step", "status"):
+            self.marks.append((time.perf_counter(), event.text))
+
+    def finish(self, plugin: str, ok: bool, text: str) -> None:
+        self.marks.append((time.perf_counter(), "end"))
+
+    def seconds(self, prefix: str) -> float:
+        out = 0.0
+        for (t0, text), (t1, _) in zip(self.marks, self.marks[1:], strict=False):
+            if text.startswith(prefix):
+                out += t1 - t0
+        return out
+
+
+def layer_dirs(engine: Engine, ref: str) -> set[str]:
+    data = (engine.image_inspect(ref) or {}).get("GraphDriver", {}).get("Data") or {}
+    dirs = {data.get("UpperDir", "")} | set((data.get("LowerDir") or "").split(":"))
+    return {d for d in dirs if d}
+
+
+def disk_bytes(engine: Engine, refs: list[str], base: str) -> int:
+    """Bytes of every layer the images hold beyond the base's, each layer counted once."""
+    dirs = set().union(*(layer_dirs(engine, r) for r in refs)) - layer_dirs(engine, base)
+    if not dirs:
+        return 0
+    out = subprocess.run(["du", "-sb", "--", *sorted(dirs)], capture_output=True, text=True)
+    return sum(int(line.split()[0]) for line in out.stdout.splitlines() if line.strip())
+
+
+def echo_copy(root: Path, name: str) -> str:
+    folder = root / name
+    shutil.copytree(ECHO, folder)
+    meta = folder / "cjm_example_echo" / "meta.py"
+    meta.write_text(meta.read_text().replace('PLUGIN_NAME = "cjm-example-echo"',
+                                             f'PLUGIN_NAME = "{name}"'))
+    return f"./{name}"
+
+
+def floor_install(requirements: list[str]) -> float:
+    """uv into a fresh host venv with an empty cache: the best the same tool can do."""
+    with tempfile.TemporaryDirectory(prefix="cjm-floor-") as tmp:
+        uv = uv_binary()
+        subprocess.run([uv, "venv", "-q", f"{tmp}/venv", "--python", sys.executable], check=True)
+        started = time.perf_counter()
+        subprocess.run([uv, "pip", "install", "-q", "--python", f"{tmp}/venv/bin/python",
+                        "--no-deps", "--compile-bytecode", "--link-mode", "copy",
+                        "--cache-dir", f"{tmp}/cache", *requirements], check=True)
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plugins", type=int, default=10, help="trivial plugins to build")
+    args = parser.parse_args()
+    engine = Engine()
+    tag = f"cjm-bench-{secrets.token_hex(3)}"
+    root = Path(tempfile.mkdtemp(prefix="cjm-bench-builds-"))
+    config_text = (f"data_dir: ./data\ndocker:\n  image_prefix: {tag}\n"
+                   f"  runtime_repository: {tag}-runtime\n  stack_repository: {tag}-stack\n"
+                   f"  package_cache: {tag}-cache\n")
+    (root / "cjm.yaml").write_text(config_text)
+    results: dict[str, object] = {"prefix": tag}
+    clock = StepClock()
+    try:
+        config = load_config(root / "cjm.yaml")
+        entries = [f"  - name: echo-{i}\n    python_version: '3.11'\n"
+                   f"    package: {echo_copy(root, f'echo-{i}')}\n" for i in range(args.plugins)]
+        stack_entries = []
+        for i, small in enumerate(SMALL):
+            (root / f"stack-{i}.yml").write_text(
+                "dependencies:\n  - pip\n  - pip:\n" + "".join(f"    - {p}\n" for p in (*STACK, small)))
+            stack_entries.append(f"  - name: stack-{i}\n    python_version: '3.11'\n"
+                                 f"    env_file: stack-{i}.yml\n"
+                                 f"    package: {echo_copy(root, f'stack-{i}')}\n")
+        (root / "plugins.yaml").write_text("plugins:\n" + "".join(entries + stack_entries))
+        file, specs = load_specs(root / "plugins.yaml")
+        by_name = {s.name: s for s in specs}
+        builder = ImageBuilder(config, engine=engine, reporter=clock, plugin_names=file.names())
+        base = builder.prepare(by_name["echo-0"]).base_image
+
+        cold = builder.install(by_name["echo-0"], nocache=True)
+        results["cold_build_s"] = round(cold.seconds, 1)
+        print(f"cold build (echo, runtime without cache, empty package cache): {cold.seconds:.1f} s")
+        second = builder.install(by_name["echo-1"])
+        results["second_plugin_s"] = round(second.seconds, 1)
+        results["second_plugin_ratio"] = round(second.seconds / cold.seconds, 3)
+        print(f"second trivial plugin: {second.seconds:.1f} s = {second.seconds / cold.seconds:.3f} x cold")
+        tags = [cold.tag, second.tag]
+        for i in range(2, args.plugins):
+            tags.append(builder.install(by_name[f"echo-{i}"]).tag)
+        one, many = disk_bytes(engine, tags[:1], base), disk_bytes(engine, tags, base)
+        results.update(trivial_one_bytes=one, trivial_n_bytes=many, trivial_n=args.plugins,
+                       trivial_n_ratio=round(many / one, 4))
+        print(f"{args.plugins} trivial plugins: {many / 1e6:.1f} MB vs one {one / 1e6:.1f} MB "
+              f"= {many / one:.3f} x")
+
+        (root / "echo-0" / "pyproject.toml").write_text(
+            (root / "echo-0" / "pyproject.toml").read_text().replace(
+                "dependencies = []", 'dependencies = ["tabulate"]'))
+        file, specs = load_specs(root / "plugins.yaml")
+        dep = builder.install(next(s for s in specs if s.name == "echo-0"))
+        results["dep_change_s"] = round(dep.seconds, 1)
+        results["dep_change_ratio"] = round(dep.seconds / cold.seconds, 3)
+        print(f"rebuild after adding one small dependency: {dep.seconds:.1f} s = "
+              f"{dep.seconds / cold.seconds:.3f} x cold")
+
+        first = builder.install(by_name["stack-0"])
+        env_s = clock.seconds("stack:") + clock.seconds("deps:")
+        lock_lines = [p for p in first.manifest.lock
+                      if p.split("==")[0] not in {c.split("==")[0] for c in
+                                                  builder.settings.worker_constraints}]
+        floor = floor_install(lock_lines)
+        results.update(env_install_s=round(env_s, 1), env_floor_s=round(floor, 1),
+                       env_install_ratio=round(env_s / floor, 3),
+                       stack_first_build_s=round(first.seconds, 1))
+        print(f"cold environment install ({len(lock_lines)} packages): {env_s:.1f} s vs "
+              f"floor {floor:.1f} s = {env_s / floor:.3f} x")
+        stack_tags = [first.tag] + [builder.install(by_name[f"stack-{i}"]).tag
+                                    for i in range(1, len(SMALL))]
+        one, three = disk_bytes(engine, stack_tags[:1], base), disk_bytes(engine, stack_tags, base)
+        results.update(stack_one_bytes=one, stack_three_bytes=three,
+                       stack_three_ratio=round(three / one, 4))
+        print(f"3 plugins on {'/'.join(STACK)}: {three / 1e6:.1f} MB vs one {one / 1e6:.1f} MB "
+              f"= {three / one:.3f} x")
+    finally:
+        for image in engine.list_images(label=f"{labels.MANAGED}=true"):
+            for ref in image.get("RepoTags") or []:
+                if ref.startswith((f"{tag}/", f"{tag}-runtime/", f"{tag}-stack/")):
+                    engine.remove_image(ref, force=True)
+        engine.remove_volume(f"{tag}-cache")
+        shutil.rmtree(root, ignore_errors=True)
+    out = REPO / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "builds.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
