@@ -81,6 +81,8 @@ class ComposeOptions:
         user: ``uid:gid`` the workers run as (None: the image's user).
         start_period: seconds a worker may take to load its plugin before health counts.
         gpu_access: how the target engine takes GPUs (None: the nvidia driver, by count).
+        default_memory: memory limit (bytes) of a service whose plugin sets none.
+        default_nano_cpus: CPU limit of a service whose plugin sets none.
     """
 
     project: str = DEFAULT_PROJECT
@@ -93,6 +95,8 @@ class ComposeOptions:
     user: str | None = None
     start_period: float = 60.0
     gpu_access: GpuAccess | None = None
+    default_memory: int | None = None
+    default_nano_cpus: int | None = None
 
     @classmethod
     def from_config(cls, config: CjmConfig, **overrides: Any) -> ComposeOptions:
@@ -101,7 +105,10 @@ class ComposeOptions:
         values: dict[str, Any] = {
             "data_root": config.plugin_data_dir, "exchange_dir": config.exchange_dir,
             "models_dir": config.models_dir, "user": f"{uid}:{gid}",
-            "start_period": config.docker.start_timeout}
+            "start_period": config.docker.start_timeout,
+            # cjm.yaml's docker.limits, as for containers the host starts itself
+            "default_memory": config.docker.limits.memory_bytes,
+            "default_nano_cpus": config.docker.limits.nano_cpus}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -294,10 +301,12 @@ def _deploy(plan: ServicePlan, options: ComposeOptions) -> dict[str, Any]:
     # `docker service scale`, and attach mode finds every replica.
     deploy: dict[str, Any] = {"labels": _labels(options.project, plan.manifest)}
     limits: dict[str, str] = {}
-    if resources.nano_cpus:
-        limits["cpus"] = f"{resources.nano_cpus / 1e9:g}"
-    if resources.memory_bytes:
-        limits["memory"] = memory_text(resources.memory_bytes)
+    nano_cpus = resources.nano_cpus or options.default_nano_cpus
+    memory = resources.memory_bytes or options.default_memory
+    if nano_cpus:
+        limits["cpus"] = f"{nano_cpus / 1e9:g}"
+    if memory:
+        limits["memory"] = memory_text(memory)
     reservations: dict[str, Any] = {}
     if resources.gpu is not None:
         reservations["generic_resources"] = [

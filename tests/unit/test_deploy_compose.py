@@ -124,6 +124,17 @@ def test_memory_and_cpu_limits(options) -> None:
                                      7 * 1024**2 + 1)] == ["2G", "1536M", "10241K", "7340033b"]
 
 
+def test_cjm_yaml_default_limits_reach_a_service_whose_plugin_sets_none(tmp_path) -> None:
+    from cjm_docker.config import load_config
+    (tmp_path / "cjm.yaml").write_text("docker:\n  limits: {memory: 1g, cpus: 0.5}\n")
+    options = ComposeOptions.from_config(load_config(tmp_path / "cjm.yaml", data_dir=tmp_path))
+    bare = document(options, manifest("bare"))["services"]["bare"]["deploy"]["resources"]
+    assert bare["limits"] == {"cpus": "0.5", "memory": "1G"}
+    own = manifest("own", resources={"memory_bytes": 512 * 1024**2})
+    assert document(options, own)["services"]["own"]["deploy"]["resources"]["limits"] == \
+        {"cpus": "0.5", "memory": "512M"}
+
+
 def test_gpu_reservations_swarm_form_in_the_file_compose_form_in_the_layer(options) -> None:
     gpu = manifest("whisper", resources={"gpu": {"count": 2, "min_memory_mb": 4000}})
     plans = plan_services([gpu, manifest("echo")], options)
