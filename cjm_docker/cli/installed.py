@@ -50,7 +50,15 @@ def estimate_size(
         except BaseImageMissingError:
             base = None
         if image is not None:
-            found.append({"plugin": spec.name, "size_bytes": int(image.get("Size") or 0),
+            # the image's layers: those of its runtime (and stack) are shared with every plugin
+            # on them, and on disk once; the rest are its own
+            total = int(image.get("Size") or 0)
+            shared_ref = prepared.stack_tag or prepared.runtime_tag
+            shared_doc = builder.engine.image_inspect(shared_ref) if shared_ref else None
+            shared = int(shared_doc.get("Size") or 0) if shared_doc else 0
+            found.append({"plugin": spec.name, "size_bytes": total, "shared_bytes": shared,
+                          "unique_bytes": total - shared,
+                          "shared_images": list(prepared.shared_images),
                           "source": f"image {prepared.tag}", "estimate": False, "parts": []})
             continue
         packages = package_sizes(spec, worker_requirements(), lookup)
@@ -66,19 +74,36 @@ def estimate_size(
                                 + (f", {unknown} unknown" if unknown else ""),
                       "estimate": True, "parts": parts})
     total = sum(row["size_bytes"] for row in found)
-    if raw:
-        print_json({"plugins": found, "total_bytes": total})
-        return
-    view = table("plugin", "size", "source")
+    # on disk, each shared image once: a runtime whole, a stack by what it adds to its runtime
+    shared_parts: dict[str, int] = {}
     for row in found:
-        view.add_row(row["plugin"], human_size(row["size_bytes"]), row["source"])
+        below = 0
+        for ref in row.get("shared_images") or []:
+            doc = builder.engine.image_inspect(ref)
+            size = int(doc.get("Size") or 0) if doc else 0
+            shared_parts[ref] = size - below
+            below = size
+    on_disk = sum(row.get("unique_bytes", row["size_bytes"]) for row in found) \
+        + sum(shared_parts.values())
+    if raw:
+        print_json({"plugins": found, "total_bytes": total, "on_disk_bytes": on_disk,
+                    "shared_images": shared_parts})
+        return
+    view = table("plugin", "size", "shared", "own", "source")
+    for row in found:
+        common: int | None = row.get("shared_bytes")
+        view.add_row(row["plugin"], human_size(row["size_bytes"]),
+                     human_size(common) if common is not None else "-",
+                     human_size(row["unique_bytes"]) if common is not None else "-",
+                     row["source"])
         for part in row["parts"] if verbose else []:
             size = part["size_bytes"]
             view.add_row(f"  {part['name']}", human_size(size) if size is not None else "?",
-                         escape(part["note"]))
+                         "", "", escape(part["note"]))
     view.print(console)
-    say(f"Total: {human_size(total)} (pip sizes are compressed downloads of direct "
-        "dependencies only; built images show their real size).")
+    say(f"Total: {human_size(total)}; on disk {human_size(on_disk)} with the shared runtime and "
+        f"stack images counted once ({len(shared_parts)} shared). Pip sizes are compressed "
+        "downloads of direct dependencies only; built images show their real size.")
 
 
 def current_specs(plugins: Path | None) -> list[PluginSpec]:
