@@ -105,9 +105,41 @@ def floor_install(requirements: list[str]) -> float:
         return time.perf_counter() - started
 
 
+def trivial_figures(builder: ImageBuilder, engine: Engine, by_name: dict, root: Path, base: str,
+                    count: int, results: dict[str, object]) -> None:
+    """Cold build, second plugin, N plugins' disk, dependency-change rebuild."""
+    cold = builder.install(by_name["echo-0"], nocache=True)
+    results["cold_build_s"] = round(cold.seconds, 1)
+    print(f"cold build (echo, runtime without cache, empty package cache): {cold.seconds:.1f} s")
+    second = builder.install(by_name["echo-1"])
+    results["second_plugin_s"] = round(second.seconds, 1)
+    results["second_plugin_ratio"] = round(second.seconds / cold.seconds, 3)
+    print(f"second trivial plugin: {second.seconds:.1f} s = {second.seconds / cold.seconds:.3f} x cold")
+    tags = [cold.tag, second.tag]
+    for i in range(2, count):
+        tags.append(builder.install(by_name[f"echo-{i}"]).tag)
+    one, many = disk_bytes(engine, tags[:1], base), disk_bytes(engine, tags, base)
+    results.update(trivial_one_bytes=one, trivial_n_bytes=many, trivial_n=count,
+                   trivial_n_ratio=round(many / one, 4))
+    print(f"{count} trivial plugins: {many / 1e6:.1f} MB vs one {one / 1e6:.1f} MB "
+          f"= {many / one:.3f} x")
+
+    (root / "echo-0" / "pyproject.toml").write_text(
+        (root / "echo-0" / "pyproject.toml").read_text().replace(
+            "dependencies = []", 'dependencies = ["tabulate"]'))
+    file, specs = load_specs(root / "plugins.yaml")
+    dep = builder.install(next(s for s in specs if s.name == "echo-0"))
+    results["dep_change_s"] = round(dep.seconds, 1)
+    results["dep_change_ratio"] = round(dep.seconds / cold.seconds, 3)
+    print(f"rebuild after adding one small dependency: {dep.seconds:.1f} s = "
+          f"{dep.seconds / cold.seconds:.3f} x cold")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plugins", type=int, default=10, help="trivial plugins to build")
+    parser.add_argument("--stack-only", action="store_true",
+                        help="only the stack figures (disk of 3 plugins, env install vs floor)")
     args = parser.parse_args()
     engine = Engine()
     tag = f"cjm-bench-{secrets.token_hex(3)}"
@@ -135,32 +167,10 @@ def main() -> None:
         builder = ImageBuilder(config, engine=engine, reporter=clock, plugin_names=file.names())
         base = builder.prepare(by_name["echo-0"]).base_image
 
-        cold = builder.install(by_name["echo-0"], nocache=True)
-        results["cold_build_s"] = round(cold.seconds, 1)
-        print(f"cold build (echo, runtime without cache, empty package cache): {cold.seconds:.1f} s")
-        second = builder.install(by_name["echo-1"])
-        results["second_plugin_s"] = round(second.seconds, 1)
-        results["second_plugin_ratio"] = round(second.seconds / cold.seconds, 3)
-        print(f"second trivial plugin: {second.seconds:.1f} s = {second.seconds / cold.seconds:.3f} x cold")
-        tags = [cold.tag, second.tag]
-        for i in range(2, args.plugins):
-            tags.append(builder.install(by_name[f"echo-{i}"]).tag)
-        one, many = disk_bytes(engine, tags[:1], base), disk_bytes(engine, tags, base)
-        results.update(trivial_one_bytes=one, trivial_n_bytes=many, trivial_n=args.plugins,
-                       trivial_n_ratio=round(many / one, 4))
-        print(f"{args.plugins} trivial plugins: {many / 1e6:.1f} MB vs one {one / 1e6:.1f} MB "
-              f"= {many / one:.3f} x")
-
-        (root / "echo-0" / "pyproject.toml").write_text(
-            (root / "echo-0" / "pyproject.toml").read_text().replace(
-                "dependencies = []", 'dependencies = ["tabulate"]'))
-        file, specs = load_specs(root / "plugins.yaml")
-        dep = builder.install(next(s for s in specs if s.name == "echo-0"))
-        results["dep_change_s"] = round(dep.seconds, 1)
-        results["dep_change_ratio"] = round(dep.seconds / cold.seconds, 3)
-        print(f"rebuild after adding one small dependency: {dep.seconds:.1f} s = "
-              f"{dep.seconds / cold.seconds:.3f} x cold")
-
+        if args.stack_only:
+            builder.install(by_name["echo-0"], nocache=True)  # the runtime, without the cache
+        else:
+            trivial_figures(builder, engine, by_name, root, base, args.plugins, results)
         first = builder.install(by_name["stack-0"])
         env_s = clock.seconds("stack:") + clock.seconds("deps:")
         lock_lines = [p for p in first.manifest.lock
