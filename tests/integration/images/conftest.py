@@ -37,9 +37,11 @@ def image_prefix(engine: Engine) -> Iterator[str]:
     """A registry namespace of this session's own; everything tagged under it goes at the end."""
     prefix = f"cjm-test-{secrets.token_hex(3)}"
     yield prefix
+    # plugin images, and the runtime and stack images the project fixture names after them
+    spaces = (f"{prefix}/", f"{prefix}-runtime/", f"{prefix}-stack/")
     for image in engine.list_images(label=labels.MANAGED):
         for tag in image.get("RepoTags") or []:
-            if tag.startswith(prefix + "/"):
+            if tag.startswith(spaces):
                 engine.remove_image(tag, force=True)
 
 
@@ -98,7 +100,8 @@ class Project:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image_prefix: str, engine: Engine,
             python_base: str) -> Iterator[Project]:
     (tmp_path / "cjm.yaml").write_text(
-        f"data_dir: ./data\ndocker:\n  image_prefix: {image_prefix}\n")
+        f"data_dir: ./data\ndocker:\n  image_prefix: {image_prefix}\n"
+        f"  runtime_repository: {image_prefix}-runtime\n  stack_repository: {image_prefix}-stack\n")
     monkeypatch.setenv("CJM_CONFIG", str(tmp_path / "cjm.yaml"))
     monkeypatch.delenv("CJM_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
