@@ -12,12 +12,19 @@ from typing import Any
 
 from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import Engine
-from cjm_docker.errors import CjmDockerError, PluginNotLoadedError, WorkerUnreachable
+from cjm_docker.errors import (
+    CjmDockerError,
+    PluginArgumentError,
+    PluginCallError,
+    PluginNotLoadedError,
+    WorkerUnreachable,
+)
 from cjm_docker.gpu_access import GpuRequest
 from cjm_docker.host.arguments import PreparedCall, plain_body
 from cjm_docker.host.channel import WorkerChannel
 from cjm_docker.host.container import PluginContainer
 from cjm_docker.host.handle import WorkerHandle
+from cjm_docker.host.signature import check_call
 from cjm_docker.interface import PluginInterface
 from cjm_docker.manifest import Manifest, parse_manifest
 from cjm_docker.owner import current_owner, new_session_id
@@ -84,6 +91,21 @@ class RemotePluginProxy(PluginInterface):
     def _crashed(self, exc: WorkerUnreachable, during: str) -> CjmDockerError:
         return self.container.crash_error(during) or exc
 
+    def _misfit(self, exc: PluginCallError, args: tuple, kwargs: dict,
+                stream: bool) -> PluginArgumentError | None:
+        """The clear error for a call that does not fit the plugin's recorded signature, when
+        the plugin answered it with a ``TypeError`` (None: the plugin's error stands).
+
+        Checked after the fact, so a call that fits (every call on the hot path) pays nothing.
+        """
+        if exc.remote_type != "TypeError":
+            return None
+        try:
+            check_call(self.manifest.model_dump(by_alias=True), args, kwargs, stream=stream)
+        except PluginArgumentError as misfit:
+            return misfit
+        return None
+
     # -- calls ------------------------------------------------------------------------------
 
     def initialize(self, config: dict[str, Any] | None = None) -> None:
@@ -100,6 +122,11 @@ class RemotePluginProxy(PluginInterface):
             return self.client.call("POST", "/execute", body, timeout=self.call_timeout)
         except WorkerUnreachable as exc:
             raise self._crashed(exc, "execute") from exc
+        except PluginCallError as exc:
+            misfit = self._misfit(exc, args, kwargs, stream=False)
+            if misfit is None:
+                raise
+            raise misfit from exc
         finally:
             if call is not None:
                 call.discard()
@@ -111,6 +138,11 @@ class RemotePluginProxy(PluginInterface):
             return await self.client.acall("POST", "/execute", body, timeout=self.call_timeout)
         except WorkerUnreachable as exc:
             raise await asyncio.to_thread(self._crashed, exc, "execute") from exc
+        except PluginCallError as exc:
+            misfit = self._misfit(exc, args, kwargs, stream=False)
+            if misfit is None:
+                raise
+            raise misfit from exc
         finally:
             if call is not None:
                 call.discard()
@@ -122,6 +154,11 @@ class RemotePluginProxy(PluginInterface):
             yield from self.client.stream("/execute_stream", body, timeout=self.call_timeout)
         except WorkerUnreachable as exc:
             raise self._crashed(exc, "a stream") from exc
+        except PluginCallError as exc:
+            misfit = self._misfit(exc, args, kwargs, stream=True)
+            if misfit is None:
+                raise
+            raise misfit from exc
         finally:
             if call is not None:
                 call.discard()
@@ -135,6 +172,11 @@ class RemotePluginProxy(PluginInterface):
                 yield chunk
         except WorkerUnreachable as exc:
             raise await asyncio.to_thread(self._crashed, exc, "a stream") from exc
+        except PluginCallError as exc:
+            misfit = self._misfit(exc, args, kwargs, stream=True)
+            if misfit is None:
+                raise
+            raise misfit from exc
         finally:
             if call is not None:
                 call.discard()

@@ -13,6 +13,7 @@ import pytest
 from cjm_docker import labels
 from cjm_docker.errors import (
     PathNotVisibleError,
+    PluginArgumentError,
     PluginCallError,
     PluginCancelledError,
     PluginConfigError,
@@ -243,3 +244,26 @@ def test_a_loaded_plugin_answers_to_its_plugins_yaml_name_too(manager):
     assert manager.get_plugin(spec_name) is manager.get_plugin(WORKBENCH)
     assert manager.execute_plugin(spec_name, action="echo", text="x")["text"] == "hello x"
     assert manager.unload_plugin(spec_name) and manager.get_plugin(WORKBENCH) is None
+
+
+def test_a_call_that_does_not_fit_execute_is_a_clear_argument_error(manager):
+    """A call the plugin's recorded signature refuses gets the clear error that lists its
+    parameters (from the API as from `cjm-ctl exec`), chained to the plugin's own TypeError."""
+    manager.load_plugin(WORKBENCH)
+    with pytest.raises(PluginArgumentError, match="It takes: .*action") as info:
+        manager.execute_plugin(WORKBENCH, "echo", "surplus")
+    assert isinstance(info.value.__cause__, PluginCallError)
+    assert info.value.__cause__.remote_type == "TypeError"
+
+    async def misfit_async() -> None:
+        await manager.execute_plugin_async(WORKBENCH, "echo", "surplus")
+
+    with pytest.raises(PluginArgumentError):
+        asyncio.run(misfit_async())
+    with pytest.raises(PluginArgumentError):
+        list(manager.execute_plugin_stream_sync(WORKBENCH, "count", "surplus"))
+    # The plugin's own errors, for calls that fit, stay as they were.
+    with pytest.raises(PluginCallError) as own:
+        manager.execute_plugin(WORKBENCH, action="raise", message="bad input 42")
+    assert not isinstance(own.value, PluginArgumentError)
+    assert manager.execute_plugin(WORKBENCH, action="echo")["text"]
