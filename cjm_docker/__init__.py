@@ -44,4 +44,6 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'cjm_docker' has no attribute {name!r}")
     import importlib
 
+    if name == "PluginManager":  # attach mode (deploy/) registers itself with the host
+        importlib.import_module("cjm_docker.deploy")
     return getattr(importlib.import_module(module), name)

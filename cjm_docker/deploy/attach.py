@@ -34,6 +34,7 @@ from cjm_docker.errors import (
     WorkerUnreachable,
 )
 from cjm_docker.gpu_access import GpuRequest
+from cjm_docker.host.attachment import Deployment, register_deployment_reader
 from cjm_docker.host.channel import WorkerChannel
 from cjm_docker.host.readiness import ReadinessWait
 from cjm_docker.host.transport import WorkerAddress, WorkerClient
@@ -305,3 +306,15 @@ def attachments_from_bundle(bundle: Bundle | Path | str, *, stack: str | None = 
             found.append(Attachment.url(plugin.name, plugin.url, compose_project=bundle.project,
                                         **common))
     return found
+
+
+def read_deployment(folder: Path, *, stack: str | None = None,
+                    plugins: Sequence[str] | None = None, **options: Any) -> Deployment:
+    """A deployment folder as ``PluginManager.attach_deployment`` needs it (its manifests and
+    one attachment per plugin); registered with the host below."""
+    bundle = read_bundle(folder)
+    return Deployment(bundle.manifests_dir,
+                      attachments_from_bundle(bundle, stack=stack, plugins=plugins, **options))
+
+
+register_deployment_reader(read_deployment)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cjm_docker import naming
 from cjm_docker.config import CjmConfig, get_config
@@ -29,6 +29,7 @@ from cjm_docker.errors import (
     WorkerTimeoutError,
 )
 from cjm_docker.host import configs
+from cjm_docker.host.attachment import Attachment, read_deployment
 from cjm_docker.host.discovery import default_search_paths, discover
 from cjm_docker.host.proxy import RemotePluginProxy
 from cjm_docker.host.resources import ResourceBroker
@@ -37,9 +38,6 @@ from cjm_docker.metadata import PluginMeta
 from cjm_docker.name_rule import check_name
 from cjm_docker.owner import new_session_id
 from cjm_docker.scheduling import PermissiveScheduler, ResourceScheduler
-
-if TYPE_CHECKING:
-    from cjm_docker.deploy.attach import Attachment
 
 log = logging.getLogger(__name__)
 
@@ -284,22 +282,18 @@ class PluginManager:
             folder: the deployment folder (or its compose file).
             stack: the Swarm stack it runs as; None: docker compose on this machine.
             plugins: only these plugins (manifest names).
-            options: ``Attachment`` fields (``ready_timeout``, ``quarantine``, ...).
+            options: ``cjm_docker.deploy.Attachment`` fields (``ready_timeout``, ...).
 
         Returns:
             The names of the attached plugins.
         """
-        from cjm_docker.deploy.attach import attachments_from_bundle
-        from cjm_docker.deploy.bundle import read_bundle
-
-        bundle = read_bundle(Path(folder))
-        if bundle.manifests_dir not in self.search_paths:
-            self.search_paths.insert(0, bundle.manifests_dir)
+        deployment = read_deployment(Path(folder), stack=stack, plugins=plugins, **options)
+        if deployment.manifests_dir not in self.search_paths:
+            self.search_paths.insert(0, deployment.manifests_dir)
         self.discover_manifests()
-        found = attachments_from_bundle(bundle, stack=stack, plugins=plugins, **options)
-        for attachment in found:
+        for attachment in deployment.attachments:
             self.attach(attachment)
-        return [a.plugin for a in found]
+        return [a.plugin for a in deployment.attachments]
 
     def _attachment_for(self, meta: PluginMeta) -> Attachment | None:
         if not self.attachments:  # every call asks: answer the common case first

@@ -28,8 +28,6 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["conformance", "diagnostics", "cli"], 5),
     "__init__": 6,  # the public API: lazy names for the host's classes
 }
-#: Upward imports still to be removed (issue 17 part 5: attach mode's hook into the manager).
-KNOWN_UPWARD = {"cjm_docker/host/manager.py imports deploy"}
 #: The worker runs inside the container with the worker's requirements only.
 WORKER_MAY_IMPORT = {name for name, layer in LAYERS.items() if layer == 0} | {"worker", "__init__"}
 
@@ -69,7 +67,7 @@ def test_every_import_points_down() -> None:
         for target in imported_units(path) - {unit}:
             if LAYERS.get(target, 0) > LAYERS[unit]:
                 upward.append(f"{path.relative_to(PACKAGE.parent)} imports {target}")
-    assert set(upward) <= KNOWN_UPWARD
+    assert upward == []
 
 
 def test_the_worker_needs_nothing_of_the_host() -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -280,3 +282,32 @@ def test_swarm_replicas_are_reached_directly() -> None:
     assert source.explain_loss("t1") is None
     assert source.explain_loss("gone") == ("its task is gone", None)
     assert source.log_tail(5, "t1") == "log of c1"
+
+
+def test_attach_mode_reaches_the_manager_without_an_upward_import(tmp_path: Path) -> None:
+    # A fresh process: the public PluginManager brings deploy's reader; the bare host module
+    # alone has none and says what to do, leaving the manager as it was.
+    script = f"""
+import sys
+from pathlib import Path
+from cjm_docker.config import load_config
+from cjm_docker.errors import ConfigError
+from cjm_docker.host.manager import PluginManager
+manager = PluginManager(search_paths=[], config=load_config(data_dir=Path({str(tmp_path)!r})))
+assert "cjm_docker.deploy" not in sys.modules
+try:
+    manager.attach_deployment({str(tmp_path / "none")!r})
+except ConfigError as exc:
+    assert "cjm_docker.deploy" in str(exc) and "from cjm_docker import PluginManager" in str(exc)
+else:
+    raise SystemExit("attach_deployment worked without deploy's reader")
+assert manager.search_paths == [] and manager.attachments == {{}}
+import cjm_docker
+assert cjm_docker.PluginManager is PluginManager and "cjm_docker.deploy" in sys.modules
+from cjm_docker.host import attachment
+from cjm_docker.deploy.attach import read_deployment
+assert attachment._readers[-1] is read_deployment
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
