@@ -47,11 +47,16 @@ def test_cjm_graph_plugin_sqlite_from_pypi(project, cjm_ctl) -> None:
     assert manifest.python_path == "/opt/venv/bin/python"
     assert manifest.image.startswith(f"{project.prefix}/sqlite-graph:")
 
+    # What is installed in the image (uv's venv has no pip: ask the interpreter itself).
+    listing = ("import importlib.metadata as m; "
+               "print(*sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions()))")
     code, out, err = project.engine.run_once(ContainerSpec(
         image=manifest.image, name=f"cjm-test-pipshow-{os.getpid()}",
-        command=[manifest.python_path, "-m", "pip", "list", "--format=freeze"],
+        command=[manifest.python_path, "-c", listing],
         labels={labels.MANAGED: "true"}))
     assert code == 0, err
     versions = dict(line.split("==") for line in out.split() if "==" in line)
-    assert versions["cjm-graph-plugin-sqlite"] == "0.0.2"  # what pip picks on Python 3.11
+    assert versions["cjm-graph-plugin-sqlite"] == "0.0.2"  # what the resolver picks on 3.11
     assert "cjm-plugin-system" in versions and "cjm-graph-plugin-system" in versions
+    # The manifest's lock records exactly what the image holds.
+    assert "cjm-graph-plugin-sqlite==0.0.2" in manifest.lock
