@@ -26,3 +26,6 @@ class PluginMeta:
     enabled: bool = True
     last_executed: float = 0.0   # unix time of the last execute (LRU eviction order)
     manifest: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # scheduling's Requirements, computed once per load from ``manifest`` (this layer cannot
+    # name the type); None: not loaded, computed when asked.
+    requirements: Any = field(default=None, compare=False, repr=False)

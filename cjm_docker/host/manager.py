@@ -64,7 +64,7 @@ class PluginManager:
         self.search_paths = [Path(p) for p in search_paths] if search_paths is not None \
             else default_search_paths(self.config.manifests_dir,
                                       self.config.manifest_search_paths)
-        self.scheduler = scheduler or PermissiveScheduler()
+        self._scheduler = scheduler or PermissiveScheduler()
         self.session = new_session_id()
         self.discovered: list[PluginMeta] = []
         self.discovery_errors: dict[str, str] = {}
@@ -78,6 +78,17 @@ class PluginManager:
         self._lock = threading.RLock()
         self._name_locks: dict[str, threading.Lock] = {}
         self.attachments: dict[str, Attachment] = {}   # attach mode: plugins deployed elsewhere
+
+    @property
+    def scheduler(self) -> ResourceScheduler:
+        """The admission policy (assignable: the broker follows)."""
+        return self._scheduler
+
+    @scheduler.setter
+    def scheduler(self, value: ResourceScheduler) -> None:
+        self._scheduler = value
+        if self._resources is not None:
+            self._resources.scheduler = value
 
     @property
     def engine(self) -> Engine:
@@ -374,7 +385,7 @@ class PluginManager:
         with self._lock:
             self._busy[meta.name] = max(0, self._busy.get(meta.name, 1) - 1)
         if started:
-            self.scheduler.on_execution_finish(meta.name)
+            self._scheduler.on_execution_finish(meta.name)
         # A dead or hung worker is replaced by the next call; an attached plugin stays loaded:
         # its other replicas (or a restarted one) serve on.
         if isinstance(exc, (WorkerCrashedError, WorkerTimeoutError)) and meta.instance is not None \
@@ -391,7 +402,7 @@ class PluginManager:
         try:
             proxy = self._runnable(meta)
             self._admit(meta)
-            self.scheduler.on_execution_start(meta.name)
+            self._scheduler.on_execution_start(meta.name)
             started = True
             yield proxy
         except BaseException as exc:
@@ -412,7 +423,7 @@ class PluginManager:
             else:
                 proxy = meta.instance
             await self._admit_async(meta)
-            self.scheduler.on_execution_start(meta.name)
+            self._scheduler.on_execution_start(meta.name)
             started = True
             yield proxy
         except BaseException as exc:
@@ -471,7 +482,9 @@ class PluginManager:
     @property
     def resources(self) -> ResourceBroker:
         if self._resources is None:
-            self._resources = ResourceBroker(self)
+            self._resources = ResourceBroker(self, scheduler=self.scheduler,
+                                             engine=lambda: self.engine, config=self.config,
+                                             evict=self.unload_if_idle)
         return self._resources
 
     @property
@@ -517,28 +530,16 @@ class PluginManager:
         if plugin_name not in self.plugins:
             log.warning("System monitor %s is not loaded yet", plugin_name)
 
-    def _get_global_stats(self) -> dict[str, Any]:
+    def get_global_stats(self) -> dict[str, Any]:
         """The system monitor's stats when one is registered and answers, else telemetry's
         (same keys: ``memory_available_mb``, ``gpu_free_memory_mb``, ...)."""
-        monitor = self.get_plugin(self.system_monitor_name) if self.system_monitor_name else None
-        if monitor is not None:
-            try:
-                return monitor.execute("get_system_status") or {}
-            except CjmDockerError as exc:
-                log.warning("Failed to fetch system stats: %s; using cjm-docker's telemetry", exc)
-        return self.resources.stats()
+        return self.resources.global_stats()
 
-    async def _get_global_stats_async(self) -> dict[str, Any]:
-        monitor = self.get_plugin(self.system_monitor_name) if self.system_monitor_name else None
-        if monitor is not None:
-            try:
-                return await monitor.execute_async("get_system_status") or {}
-            except CjmDockerError as exc:
-                log.warning("Failed to fetch system stats: %s; using cjm-docker's telemetry", exc)
-        return await self.resources.stats_async()
+    async def get_global_stats_async(self) -> dict[str, Any]:
+        return await self.resources.global_stats_async()
 
-    get_global_stats = _get_global_stats
-    get_global_stats_async = _get_global_stats_async
+    _get_global_stats = get_global_stats               # the 0.0.x names
+    _get_global_stats_async = get_global_stats_async
 
     def unload_if_idle(self, name: str) -> bool:
         """Unload ``name`` unless a call of it is in flight (eviction); True when unloaded."""

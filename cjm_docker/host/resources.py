@@ -2,17 +2,22 @@
 through the scheduler, stops idle plugins to make room, and reads telemetry.
 
 The decisions themselves are pure functions of ``cjm_docker.scheduling`` (``plan_placement``,
-``choose_victims``, the schedulers' ``assess``); this class gathers their inputs from the
-manager, the engine and the GPUs, and carries them out. Every async method keeps blocking work
-(engine calls, NVML, stopping containers) off the event loop.
+``choose_victims``, the schedulers' ``assess``); this class gathers their inputs from what it is
+given (a view of the loaded plugins, the scheduler, telemetry, an eviction callback: never the
+whole manager), and carries them out. It owns the global stats (the system monitor's or
+telemetry's) and eviction. Every async method keeps blocking work (engine calls, NVML, stopping
+containers) off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
+from cjm_docker.config import CjmConfig
+from cjm_docker.engine import Engine
 from cjm_docker.errors import CjmDockerError, SchedulingError
 from cjm_docker.gpu_access import GpuAccess, gpu_access_for
 from cjm_docker.scheduling import (
@@ -21,6 +26,7 @@ from cjm_docker.scheduling import (
     Outcome,
     Placement,
     Requirements,
+    ResourceScheduler,
     Shortage,
     choose_victims,
     plan_placement,
@@ -28,10 +34,23 @@ from cjm_docker.scheduling import (
 from cjm_docker.telemetry import Telemetry
 
 if TYPE_CHECKING:
-    from cjm_docker.host.manager import PluginManager
     from cjm_docker.metadata import PluginMeta
 
 log = logging.getLogger(__name__)
+
+
+class LoadedPlugins(Protocol):
+    """The loaded plugins as the broker reads them (``PluginManager`` is one)."""
+
+    @property
+    def plugins(self) -> Mapping[str, PluginMeta]: ...
+
+    @property
+    def system_monitor_name(self) -> str | None: ...
+
+    def is_busy(self, name: str) -> bool: ...
+
+    def get_plugin(self, name: str) -> Any: ...
 
 
 def _container_id(meta: PluginMeta) -> str | None:
@@ -40,16 +59,26 @@ def _container_id(meta: PluginMeta) -> str | None:
 
 
 class ResourceBroker:
-    """Placement, admission, eviction and telemetry for one ``PluginManager``.
+    """Placement, admission, eviction, stats and telemetry for one ``PluginManager``.
 
     Args:
-        manager: the manager whose plugins, scheduler and engine are used.
-        telemetry: the sources of figures (default: host psutil, the manager's engine, the
-            first GPU provider that works).
+        loaded: the loaded plugins (which are busy, which one is the system monitor).
+        scheduler: the admission policy.
+        engine: gives the engine on first use (telemetry, GPU access).
+        config: cjm-docker configuration (GPU mode).
+        evict: stops a plugin unless a call of it is in flight; True when it stopped it.
+        telemetry: the sources of figures (default: host psutil, the engine, the first GPU
+            provider that works).
     """
 
-    def __init__(self, manager: PluginManager, telemetry: Telemetry | None = None):
-        self.manager = manager
+    def __init__(self, loaded: LoadedPlugins, *, scheduler: ResourceScheduler,
+                 engine: Callable[[], Engine], config: CjmConfig,
+                 evict: Callable[[str], bool], telemetry: Telemetry | None = None):
+        self.loaded = loaded
+        self.scheduler = scheduler
+        self._engine = engine
+        self._config = config
+        self._evict_plugin = evict
         self._telemetry = telemetry
         self.placements: dict[str, Placement] = {}
         self._gpu_access: GpuAccess | None = None
@@ -57,7 +86,7 @@ class ResourceBroker:
     @property
     def telemetry(self) -> Telemetry:
         if self._telemetry is None:
-            self._telemetry = Telemetry(self.manager.engine)
+            self._telemetry = Telemetry(self._engine())
         return self._telemetry
 
     @telemetry.setter
@@ -67,14 +96,13 @@ class ResourceBroker:
     def gpu_access(self) -> GpuAccess:
         """How the engine hands GPUs to containers (``cjm_docker.gpu_access``; asked once)."""
         if self._gpu_access is None:
-            self._gpu_access = gpu_access_for(self.manager.engine, self.telemetry.gpu,
-                                              self.manager.config)
+            self._gpu_access = gpu_access_for(self._engine(), self.telemetry.gpu, self._config)
         return self._gpu_access
 
     # -- placement --------------------------------------------------------------------------
 
     def _reserved_vram(self) -> dict[int, float]:
-        ledger = getattr(self.manager.scheduler, "reservations", None)
+        ledger = getattr(self.scheduler, "reservations", None)
         if ledger is None:
             return {}
         return {g.index: ledger.reserved_vram_mb(g.index) for g in self.telemetry.gpus()}
@@ -88,7 +116,8 @@ class ResourceBroker:
         Raises:
             GpuUnavailableError: it needs a GPU it cannot get and may not use the CPU.
         """
-        req = Requirements.of(meta)
+        # Computed once per load: every admission of this plugin reads it from its meta.
+        req = meta.requirements = Requirements.from_manifest(meta.manifest)
         if not req.requires_gpu:
             placement = Placement()
         else:
@@ -102,7 +131,7 @@ class ResourceBroker:
                                       reserved=self._reserved_vram())
 
             placement = plan()
-            if not placement.fits and self.manager.scheduler.enforcing:
+            if not placement.fits and self.scheduler.enforcing:
                 free = max((g.memory_free_mb for g in self.telemetry.gpus()), default=0.0)
                 if self._evict(meta, Shortage(vram_mb=req.vram_mb - free)):
                     placement = plan()
@@ -119,10 +148,10 @@ class ResourceBroker:
     # -- stats ------------------------------------------------------------------------------
 
     def _reserving_containers(self) -> dict[str, str]:
-        ledger = getattr(self.manager.scheduler, "reservations", None)
+        ledger = getattr(self.scheduler, "reservations", None)
         out = {}
         for name in ledger.holders() if ledger is not None else ():
-            meta = self.manager.plugins.get(name)
+            meta = self.loaded.plugins.get(name)
             container_id = _container_id(meta) if meta is not None else None
             if container_id:
                 out[name] = container_id
@@ -134,6 +163,31 @@ class ResourceBroker:
 
     async def stats_async(self) -> dict[str, Any]:
         return (await self.telemetry.snapshot_async(self._reserving_containers())).to_stats()
+
+    def _monitor(self) -> Any:
+        name = self.loaded.system_monitor_name
+        return self.loaded.get_plugin(name) if name else None
+
+    def global_stats(self) -> dict[str, Any]:
+        """The system monitor's stats when one is registered and answers, else telemetry's
+        (same keys: ``memory_available_mb``, ``gpu_free_memory_mb``, ...)."""
+        monitor = self._monitor()
+        if monitor is not None:
+            try:
+                return monitor.execute("get_system_status") or {}
+            except CjmDockerError as exc:
+                log.warning("Failed to fetch system stats: %s; using cjm-docker's telemetry", exc)
+        return self.stats()
+
+    async def global_stats_async(self) -> dict[str, Any]:
+        """``global_stats`` for the event loop."""
+        monitor = self._monitor()
+        if monitor is not None:
+            try:
+                return await monitor.execute_async("get_system_status") or {}
+            except CjmDockerError as exc:
+                log.warning("Failed to fetch system stats: %s; using cjm-docker's telemetry", exc)
+        return await self.stats_async()
 
     def container_figures(self, meta: PluginMeta) -> dict[str, Any]:
         """What ``docker stats`` shows for the plugin's container, plus its GPU memory."""
@@ -154,19 +208,19 @@ class ResourceBroker:
     # -- admission --------------------------------------------------------------------------
 
     def _ask(self, meta: PluginMeta, wait: bool) -> Admission:
-        scheduler = self.manager.scheduler
+        scheduler = self.scheduler
         if not hasattr(scheduler, "admit"):   # a duck-typed 0.0.x scheduler
-            ok = scheduler.allocate(meta, self.manager.get_global_stats)
+            ok = scheduler.allocate(meta, self.global_stats)
             return Admission.admit() if ok else Admission.refuse(f"{meta.name} was refused")
-        return scheduler.admit(meta, self.manager.get_global_stats,
+        return scheduler.admit(meta, self.global_stats,
                                gpu_indices=self.gpu_indices(meta.name), wait=wait)
 
     async def _ask_async(self, meta: PluginMeta, wait: bool) -> Admission:
-        scheduler = self.manager.scheduler
+        scheduler = self.scheduler
         if not hasattr(scheduler, "admit_async"):
-            ok = await scheduler.allocate_async(meta, self.manager.get_global_stats_async)
+            ok = await scheduler.allocate_async(meta, self.global_stats_async)
             return Admission.admit() if ok else Admission.refuse(f"{meta.name} was refused")
-        return await scheduler.admit_async(meta, self.manager.get_global_stats_async,
+        return await scheduler.admit_async(meta, self.global_stats_async,
                                            gpu_indices=self.gpu_indices(meta.name), wait=wait)
 
     def admit(self, meta: PluginMeta) -> Admission:
@@ -205,12 +259,11 @@ class ResourceBroker:
 
     def candidates(self, needed: PluginMeta, shortage: Shortage | None) -> list[EvictionCandidate]:
         """Every other loaded plugin with what its container holds (blocking: engine calls)."""
-        m = self.manager
         want_ram = shortage is None or shortage.ram_mb > 0
         want_vram = shortage is None or shortage.vram_mb > 0
         by_container = self.telemetry.gpu_memory_by_container() if want_vram else {}
         out = []
-        for name, meta in list(m.plugins.items()):
+        for name, meta in list(self.loaded.plugins.items()):
             container_id = _container_id(meta)
             if name == needed.name or container_id is None:
                 continue
@@ -222,19 +275,20 @@ class ResourceBroker:
             placed = self.gpu_indices(name)
             if not vram and placed:   # no per-process figures: trust what it declared
                 vram = dict.fromkeys(placed, Requirements.of(meta).vram_mb)
-            out.append(EvictionCandidate(name, meta.last_executed, m.is_busy(name), ram, vram))
+            out.append(EvictionCandidate(name, meta.last_executed, self.loaded.is_busy(name),
+                                         ram, vram))
         return out
 
     def _protected(self, needed: PluginMeta) -> set[str]:
-        return {needed.name} | ({self.manager.system_monitor_name}
-                                if self.manager.system_monitor_name else set())
+        monitor = self.loaded.system_monitor_name
+        return {needed.name} | ({monitor} if monitor else set())
 
     def _evict_one(self, victim: EvictionCandidate) -> bool:
         """Stop ``victim`` unless it became busy meanwhile; True when it was stopped."""
         log.info("Evicting idle plugin %s (last used %.0f) to make room", victim.name,
                  victim.last_executed)
         try:
-            return self.manager.unload_if_idle(victim.name)
+            return self._evict_plugin(victim.name)
         except CjmDockerError as exc:
             log.warning("Could not evict %s: %s", victim.name, exc)
             return False

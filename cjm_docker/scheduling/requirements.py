@@ -66,7 +66,14 @@ class Requirements:
 
     @classmethod
     def of(cls, meta: Any) -> Requirements:
-        """Needs of a ``PluginMeta`` (its ``manifest``), a manifest, or nothing (no needs)."""
+        """Needs of a ``PluginMeta`` (its ``manifest``), a manifest, or nothing (no needs).
+
+        A loaded plugin's were computed at its load (``PluginMeta.requirements``): admission
+        asks on every call and reads them instead of parsing the manifest again.
+        """
+        cached = getattr(meta, "requirements", None)
+        if isinstance(cached, Requirements):
+            return cached
         manifest = getattr(meta, "manifest", None)
         return cls.from_manifest(meta if manifest is None else manifest)
 

@@ -13,11 +13,14 @@ from scheduling_fakes import FakeMachine, loaded
 from cjm_docker.config import CjmConfig
 from cjm_docker.errors import SchedulingError
 from cjm_docker.host.manager import PluginManager
+from cjm_docker.host.resources import ResourceBroker
+from cjm_docker.metadata import PluginMeta
 from cjm_docker.scheduling import (
     EvictionCandidate,
     PermissiveScheduler,
     Placement,
     QueueScheduler,
+    Requirements,
     SafetyScheduler,
     Shortage,
     choose_victims,
@@ -232,3 +235,54 @@ def test_held_memory_is_not_counted_twice_for_a_running_plugin(tmp_path, machine
     machine.boxes[a.instance.box.id].memory_mb = 6000       # a takes its memory
     # free now 16000-2000-6100 = 7900; a still owes 0 -> b fits
     assert m.resources.admit(m.plugins["b"]).admitted
+
+
+# -- the broker's collaborators ----------------------------------------------------------------
+
+def test_requirements_are_computed_once_per_load_not_per_call(tmp_path, machine, monkeypatch):
+    m = make_manager(tmp_path, machine, SafetyScheduler())
+    p = loaded(m, machine, "p", memory_mb=100, ram_mb=1000)
+    m.resources.place(p)                                   # what load_plugin does
+    assert p.requirements == Requirements(ram_mb=1000)
+    monkeypatch.setattr(Requirements, "from_manifest",
+                        classmethod(lambda cls, manifest: pytest.fail("manifest parsed again")))
+    assert m.execute_plugin("p") == {"ok": True}
+    assert asyncio.run(m.execute_plugin_async("p")) == {"ok": True}
+
+
+class LoadedView:
+    """Only what the broker may read: no manager behind it."""
+
+    def __init__(self) -> None:
+        self.plugins: dict[str, PluginMeta] = {}
+        self.system_monitor_name: str | None = None
+        self.busy: set[str] = set()
+
+    def is_busy(self, name: str) -> bool:
+        return name in self.busy
+
+    def get_plugin(self, name: str) -> object:
+        meta = self.plugins.get(name)
+        return meta.instance if meta is not None else None
+
+
+def test_the_broker_works_from_its_collaborators_alone(tmp_path, machine):
+    view, stopped = LoadedView(), []
+
+    def evict(name: str) -> bool:
+        stopped.append(name)
+        view.plugins.pop(name).instance.cleanup()           # frees its container's memory
+        return True
+
+    broker = ResourceBroker(view, scheduler=SafetyScheduler(), engine=lambda: machine,
+                            config=CjmConfig(data_dir=tmp_path / "data"), evict=evict,
+                            telemetry=machine.telemetry())
+    loaded(view, machine, "old", memory_mb=5000, last_executed=1)
+    loaded(view, machine, "busy", memory_mb=5000, last_executed=0)
+    needy = loaded(view, machine, "needy", memory_mb=100, ram_mb=6000, last_executed=3)
+    view.busy.add("busy")
+    assert broker.global_stats()["memory_available_mb"] == pytest.approx(3900)
+    assert broker.admit(needy).admitted and stopped == ["old"]
+    view.system_monitor_name = "needy"
+    needy.instance.execute = lambda *a, **k: {"memory_available_mb": 7}
+    assert broker.global_stats() == {"memory_available_mb": 7}
