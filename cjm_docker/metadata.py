@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the worker imports this module without pydantic
+    from cjm_docker.manifest import Manifest
 
 
 @dataclass
@@ -11,7 +14,9 @@ class PluginMeta:
     """A plugin as the manager sees it.
 
     ``manifest`` is a declared field here (0.0.x attached it dynamically), excluded from
-    equality so two metas of the same plugin compare equal.
+    equality so two metas of the same plugin compare equal. It is the 0.0.x dict view of
+    ``model``, the typed manifest discovery read: the host starts containers from ``model``
+    and never parses the dict back.
     """
 
     name: str
@@ -29,3 +34,4 @@ class PluginMeta:
     # scheduling's Requirements, computed once per load from ``manifest`` (this layer cannot
     # name the type); None: not loaded, computed when asked.
     requirements: Any = field(default=None, compare=False, repr=False)
+    model: Manifest | None = field(default=None, compare=False, repr=False)

@@ -34,7 +34,7 @@ def meta_from_manifest(manifest: Manifest) -> PluginMeta:
         name=manifest.name, version=manifest.version, description=manifest.description,
         author=manifest.author, package_name=manifest.module, category=manifest.category,
         interface=manifest.interface, config_schema=manifest.config_schema,
-        manifest=manifest.model_dump(mode="json", by_alias=True))
+        manifest=manifest.model_dump(mode="json", by_alias=True), model=manifest)
 
 
 def _reaches(source: str, folders: tuple[str, ...]) -> str | None:

@@ -181,15 +181,16 @@ class PluginManager:
                     self.update_plugin_config(meta.name, config)
                 return True
             effective = configs.effective_config(meta.name, meta.config_schema, config)
+            # Typed from discovery on; only a hand-made meta (no model) has its dict parsed.
+            manifest = meta.model or parse_manifest(meta.manifest, source=meta.name)
             attachment = self._attachment_for(meta)
             if attachment is not None:   # deployed elsewhere: attach, place nothing here
-                proxy = RemotePluginProxy(meta.manifest, config=self.config,
-                                          worker=attachment.worker(
-                                              parse_manifest(meta.manifest, source=meta.name),
-                                              lambda: self.engine))
+                proxy = RemotePluginProxy(manifest, config=self.config,
+                                          worker=attachment.worker(manifest,
+                                                                   lambda: self.engine))
             else:
                 placement = self.resources.place(meta)   # GPU ids; raises GpuUnavailableError
-                proxy = RemotePluginProxy(meta.manifest, config=self.config, engine=self.engine,
+                proxy = RemotePluginProxy(manifest, config=self.config, engine=self.engine,
                                           session=self.session,
                                           gpus=placement.request)
             try:

@@ -29,6 +29,7 @@ from cjm_docker.errors import (
     ProtocolError,
     WorkerCrashedError,
 )
+from cjm_docker.host import manager as manager_module
 from cjm_docker.host.manager import PluginManager
 from cjm_docker.manifest import Manifest
 from tests.fixtures.worker_harness import PLUGINS, TOKEN, WorkerProcess, running_worker
@@ -172,7 +173,7 @@ def test_unload_releases_the_workers_without_stopping_them(manager, workers) -> 
     assert manager.execute_plugin("slow", seconds=0, steps=1) == {"steps": 1}
 
 
-def test_attach_deployment_reads_a_bundle(tmp_path: Path, workers) -> None:
+def test_attach_deployment_reads_a_bundle(tmp_path: Path, workers, monkeypatch) -> None:
     m = Manifest.model_validate({"name": "slow", "module": PLUGINS, "class": "SlowPlugin",
                                  "image": "none:0"})
     options = ComposeOptions(data_root=tmp_path / "d", exchange_dir=tmp_path / "x",
@@ -184,7 +185,11 @@ def test_attach_deployment_reads_a_bundle(tmp_path: Path, workers) -> None:
     try:
         assert manager.attach_deployment(tmp_path / "compose") == ["slow"]
         assert manager.search_paths[0] == bundle.manifests_dir
+        # the manifest stays typed from discovery to the worker: nothing parses the dict back
+        monkeypatch.setattr(manager_module, "parse_manifest",
+                            lambda *a, **k: pytest.fail("manifest parsed again"))
         manager.load_plugin("slow")
+        assert manager.get_plugin("slow").manifest is manager.get_discovered_meta("slow").model
         assert manager.execute_plugin("slow", seconds=0, steps=1) == {"steps": 1}
         proxy = manager.get_plugin("slow")
         assert proxy.container.visible_roots() == [tmp_path / "d" / "slow", tmp_path / "x"]
@@ -292,6 +297,7 @@ import sys
 from pathlib import Path
 from cjm_docker.config import load_config
 from cjm_docker.errors import ConfigError
+from cjm_docker.host import manager as manager_module
 from cjm_docker.host.manager import PluginManager
 manager = PluginManager(search_paths=[], config=load_config(data_dir=Path({str(tmp_path)!r})))
 assert "cjm_docker.deploy" not in sys.modules
