@@ -317,14 +317,16 @@ class Engine:
     def commit_step(self, image: str, command: list[str], build_dir: BindMount,
                     cache: tuple[str, str], labels: dict[str, str], timeout: float, *,
                     memory_bytes: int | None = None, on_output: Callable[[str], None] | None = None,
-                    plugin: str | None = None, step: str = "") -> str:
+                    plugin: str | None = None, step: str = "",
+                    helper_labels: dict[str, str] | None = None) -> str:
         """One build step as the classic builder cannot do it: run ``command`` as root in a
         container of ``image`` with the bridge network, ``build_dir`` bind-mounted and the named
         volume ``cache = (name, target)`` mounted, then commit the container as one layer.
 
         The image's own settings (Cmd, Entrypoint, Env, User, WorkingDir) are kept, so nothing
         of the step's container reaches the image but its files and ``labels``; mounts are
-        never part of a commit. The container is removed whatever happens.
+        never part of a commit. The container is removed whatever happens; ``helper_labels``
+        (its owner) let `cjm-ctl gc` remove one that a killed install left behind.
 
         Returns:
             The new image id.
@@ -353,7 +355,8 @@ class Engine:
                 pids_limit=4096)
             created = self.api.create_container(
                 image, command=command, user="0:0", host_config=host_config,
-                labels={labels_ns.MANAGED: "true", labels_ns.ROLE: "build"})
+                labels={**(helper_labels or {}), labels_ns.MANAGED: "true",
+                        labels_ns.ROLE: labels_ns.ROLE_BUILD})
         container_id = created["Id"]
         try:
             with _translated(what, error=failed):

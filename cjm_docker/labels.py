@@ -16,6 +16,7 @@ ROLE = f"{PREFIX}.role"                  # "plugin", "base", "runtime", "stack",
 ROLE_PLUGIN = "plugin"                   # a worker (images of plugins carry it too)
 ROLE_INTROSPECT = "introspect"           # the one-off container that describes a new image
 ROLE_COMMIT = "commit"                   # the never-started helper of the final image commit
+ROLE_BUILD = "build"                     # a build step's container (committed as one layer)
 PYTHON = f"{PREFIX}.python"              # X.Y of runtime and stack images
 STEP = f"{PREFIX}.step"                  # a build step's key on the image it committed (layer cache)
 NAMESPACE = f"{PREFIX}.namespace"        # the repository prefix an image belongs to (gc --images scope)

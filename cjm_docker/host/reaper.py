@@ -24,7 +24,7 @@ class Orphan:
 
 
 #: Every kind of container cjm-docker makes: workers, and the build's one-off helpers.
-ROLES = (labels.ROLE_PLUGIN, labels.ROLE_INTROSPECT, labels.ROLE_COMMIT)
+ROLES = (labels.ROLE_PLUGIN, labels.ROLE_INTROSPECT, labels.ROLE_COMMIT, labels.ROLE_BUILD)
 
 
 def find_orphans(engine: Engine, *, include_foreign: bool = False) -> list[Orphan]:

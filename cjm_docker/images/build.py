@@ -273,8 +273,13 @@ class ImageBuilder:
                             stack_repository=docker.stack_repository,
                             namespace=docker.image_prefix,
                             proxies=self.settings.proxies, memory_bytes=memory,
-                            on_event=on_event)
+                            owner=self._owner(), on_event=on_event)
         return runner.build(layers, runtime_tag, plugin=spec.name, nocache=nocache)
+
+    def _owner(self) -> dict[str, str]:
+        """Labels naming this install (process and session): every helper container carries
+        them, so `cjm-ctl gc` can tell one that a killed install left behind."""
+        return {**current_owner().labels(), labels.SESSION: self.session}
 
     def _build(self, prepared: PreparedBuild, *, nocache: bool) -> Manifest:
         """Build, describe and commit one image; the manifest write is the commit point.
@@ -290,7 +295,7 @@ class ImageBuilder:
         previous = self.inventory.manifest_for_spec(spec.name)
         if previous is not None and not _same_source(previous, spec):
             previous = None   # another plugins.yaml's entry of that name: not ours to retire
-        owner = {**current_owner().labels(), labels.SESSION: self.session}
+        owner = self._owner()
         image_id = self._image(prepared, nocache=nocache)
         self.reporter.event(spec.name, BuildEvent("status", "introspecting the plugin"))
         meta = describe.introspect(engine, image_id, spec, prepared.python_path, self.config,

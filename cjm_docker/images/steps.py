@@ -54,12 +54,14 @@ class StepRunner:
         namespace: the plugin images' prefix (labelled on their layers, for gc).
         proxies: build-only environment (never stored).
         memory_bytes: the memory limit of each step's container.
+        owner: labels naming the installing process, put on each step's container (for gc).
         on_event: progress.
     """
 
     def __init__(self, engine: Engine, *, work_root: Path, package_cache: str,
                  stack_repository: str, namespace: str = "", proxies: tuple[tuple[str, str], ...] = (),
-                 memory_bytes: int | None = None, on_event: Callable[[BuildEvent], None] | None = None):
+                 memory_bytes: int | None = None, owner: dict[str, str] | None = None,
+                 on_event: Callable[[BuildEvent], None] | None = None):
         self.engine = engine
         self.work_root = work_root
         self.package_cache = package_cache
@@ -67,6 +69,7 @@ class StepRunner:
         self.namespace = namespace
         self.proxies = proxies
         self.memory_bytes = memory_bytes
+        self.owner = {**(owner or {})}
         self.on_event = on_event or (lambda event: None)
 
     def build(self, layers: PluginLayers, runtime_ref: str, *, plugin: str,
@@ -118,6 +121,7 @@ class StepRunner:
                 parent, ["/bin/sh", f"{BUILD_DIR}/run.sh"],
                 BindMount(str(folder.resolve()), BUILD_DIR, read_only=True),
                 (self.package_cache, CACHE_DIR), step_labels, STEP_TIMEOUT_S, memory_bytes=self.memory_bytes, plugin=plugin, step=f"{step.kind} ({step.title})",
-                on_output=lambda line: self.on_event(BuildEvent("output", line)))
+                on_output=lambda line: self.on_event(BuildEvent("output", line)),
+                helper_labels={**self.owner, labels.PLUGIN: plugin})
         finally:
             shutil.rmtree(folder, ignore_errors=True)
