@@ -119,10 +119,10 @@ class PluginContainer:
                 nothing is left behind.
             EngineError: the engine cannot run it from here (a remote engine: see attach mode).
         """
-        self._check_socket_path()  # before anything is asked or made
         profile = profile_of(self.engine)
         profile.require_mounts(self.manifest.name, str(self.config.data_dir))
         self.transport = profile.check_transport(self.config.docker.transport)
+        self._check_socket_path()  # before anything is made
         self.exits = exit_recorder(self.engine, self.owner.pid)  # subscribed before the start
         folder, token = RuntimeFolder.create(self.config.resolved_runtime_dir, self.name)
         self.folder = folder
@@ -139,7 +139,7 @@ class PluginContainer:
             raise
 
     def _check_socket_path(self) -> None:
-        if self.config.docker.transport is Transport.TCP:
+        if self.transport is Transport.TCP:   # as the engine kind resolved it (auto)
             return
         path = RuntimeFolder(self.config.resolved_runtime_dir / self.name).socket
         size = len(os.fsencode(path))

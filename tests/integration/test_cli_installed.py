@@ -85,7 +85,9 @@ def test_cheap_commands_run_for_real(installed_cli, tmp_path):
     schema = json.loads(cli.ok("schema"))
     assert "plugins" in schema["properties"]
     dockerfile = cli.ok("render", "echo", "--plugins", str(REPO / "plugins.yaml"))
-    assert "FROM " in dockerfile and "cjm_docker" in dockerfile
+    assert "FROM " in dockerfile and 'image of plugin "echo"' in dockerfile
+    runtime = cli.ok("render", "echo", "--runtime", "--plugins", str(REPO / "plugins.yaml"))
+    assert "FROM " in runtime and "cjm_docker" in runtime   # the worker runtime, shared
     matrix = json.loads(cli.ok("ci-matrix", "--plugins", str(REPO / "plugins.yaml")))
     assert [job["plugin"] for job in matrix["include"]] == ["echo", "fileinfo"]
     assert "engine" in cli.ok("doctor")
