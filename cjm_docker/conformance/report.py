@@ -29,9 +29,11 @@ def render_table(report: PluginReport) -> Table:
 
 
 def summary_line(report: PluginReport) -> str:
-    """``name: 9 passed, 1 failed, 2 skipped in 3.1 s``."""
+    """``name: FAILED (9 passed, 1 failed, 2 skipped in 3.1 s)``: the verdict first, so a CI
+    log (no colours, no table title) says it in words."""
     counts = ", ".join(f"{report.count(o)} {o.value}" for o in Outcome)
-    return f"{report.plugin}: {counts} in {report.seconds:.1f} s"
+    verdict = "passed" if report.passed else "FAILED"
+    return f"{report.plugin}: {verdict} ({counts} in {report.seconds:.1f} s)"
 
 
 def junit_xml(reports: Iterable[PluginReport], *, name: str = "cjm-conformance") -> str:

@@ -175,4 +175,4 @@ def test_junit_and_table(tmp_path):
     console.print(render_table(report))
     text = console.export_text()
     assert "FAIL" in text and "wrong answer" in text and "FAILED" in text
-    assert summary_line(report).startswith("p: 2 passed, 1 failed, 1 skipped")
+    assert summary_line(report).startswith("p: FAILED (2 passed, 1 failed, 1 skipped")
