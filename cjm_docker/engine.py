@@ -147,6 +147,20 @@ def _client_for(endpoint: EngineEndpoint) -> docker.DockerClient:
     return docker.DockerClient(base_url=endpoint.host, tls=tls, timeout=120)
 
 
+
+def committed_labels(image_labels: dict[str, str] | None, helper_labels: dict[str, str] | None,
+                     source_labels: dict[str, str] | None) -> dict[str, str]:
+    """The labels a commit gives its image.
+
+    The engine merges the committed container's own labels into the new image. The helper's
+    labels name the helper (its owner process, session, role): kept, every container of the
+    image would claim that owner, and `cjm-ctl gc` would take a compose service for the leftover
+    of a long-gone install. So each one the new image does not set itself goes back to the
+    source image's value, or is blanked ("" reads as absent wherever labels are judged).
+    """
+    source = source_labels or {}
+    return {**{key: source.get(key, "") for key in helper_labels or {}}, **(image_labels or {})}
+
 class Engine:
     """A connection to one Docker engine.
 
@@ -299,7 +313,9 @@ class Engine:
             raise
         try:
             # the container's own settings must not leak into the image: name the image's
-            conf: dict[str, Any] = {"Labels": dict(labels or {}), "Cmd": config.get("Cmd"),
+            conf: dict[str, Any] = {"Labels": committed_labels(labels, helper_labels,
+                                                               config.get("Labels")),
+                                    "Cmd": config.get("Cmd"),
                                     "Entrypoint": config.get("Entrypoint")}
             if env:
                 conf["Env"] = [f"{k}={v}" for k, v in sorted(env.items())]
@@ -346,17 +362,24 @@ class Engine:
             return BuildError(message, plugin=plugin, step=step, log_tail="\n".join(tail),
                               hint=hint)
 
-        with _translated(what, error=failed):
-            host_config = self.api.create_host_config(
-                mounts=[Mount(target=build_dir.target, source=build_dir.source, type="bind",
-                              read_only=build_dir.read_only),
-                        Mount(target=cache[1], source=cache[0], type="volume")],
-                network_mode="bridge", mem_limit=memory_bytes, memswap_limit=memory_bytes,
-                pids_limit=4096)
-            created = self.api.create_container(
-                image, command=command, user="0:0", host_config=host_config,
-                labels={**(helper_labels or {}), labels_ns.MANAGED: "true",
-                        labels_ns.ROLE: labels_ns.ROLE_BUILD})
+        name = f"cjm-step-{secrets.token_hex(6)}"
+        try:
+            with _translated(what, error=failed):
+                host_config = self.api.create_host_config(
+                    mounts=[Mount(target=build_dir.target, source=build_dir.source, type="bind",
+                                  read_only=build_dir.read_only),
+                            Mount(target=cache[1], source=cache[0], type="volume")],
+                    network_mode="bridge", mem_limit=memory_bytes, memswap_limit=memory_bytes,
+                    pids_limit=4096)
+                created = self.api.create_container(
+                    image, command=command, user="0:0", host_config=host_config, name=name,
+                    labels={**(helper_labels or {}), labels_ns.MANAGED: "true",
+                            labels_ns.ROLE: labels_ns.ROLE_BUILD})
+        except CjmDockerError:
+            raise
+        except BaseException:  # an interrupt: the engine may make it after we stopped listening
+            self._remove_quietly(name, until_found=_INTERRUPTED_CREATE_S)
+            raise
         container_id = created["Id"]
         try:
             with _translated(what, error=failed):
@@ -371,7 +394,9 @@ class Engine:
             if code != 0:
                 reason = "timed out" if code is None else f"exited with code {code}"
                 raise failed(f"Image build failed: the {step or 'build'} step {reason}.")
-            conf: dict[str, Any] = {"Labels": dict(labels), "Cmd": config.get("Cmd"),
+            conf: dict[str, Any] = {"Labels": committed_labels(labels, helper_labels,
+                                                               config.get("Labels")),
+                                    "Cmd": config.get("Cmd"),
                                     "Entrypoint": config.get("Entrypoint"),
                                     "Env": config.get("Env") or [],
                                     "User": config.get("User") or "",

@@ -26,24 +26,28 @@ class Orphan:
 #: Every kind of container cjm-docker makes: workers, and the build's one-off helpers.
 ROLES = (labels.ROLE_PLUGIN, labels.ROLE_INTROSPECT, labels.ROLE_COMMIT, labels.ROLE_BUILD)
 
+#: Containers that compose or Swarm run: their orchestrator owns them, never a host process
+#: (an image built before commits blanked their helper's labels may still name one).
+DEPLOYMENT_LABELS = ("com.docker.compose.project", "com.docker.swarm.service.id")
+
 
 def find_orphans(engine: Engine, *, include_foreign: bool = False) -> list[Orphan]:
     """Managed containers (workers and build helpers) whose owner process is dead."""
     found = []
     for state in engine.list_containers({labels.MANAGED: "true"}):
         role = state.labels.get(labels.ROLE)
-        if role not in ROLES:
+        if role not in ROLES or any(state.labels.get(k) for k in DEPLOYMENT_LABELS):
             continue
         alive = owner_alive(state.labels)
         if alive is True:
             continue
-        if alive is None and labels.OWNER_PID not in state.labels and state.status == "created":
+        if alive is None and not state.labels.get(labels.OWNER_PID) and state.status == "created":
             # A commit helper made before helpers carried owners: never started, and only a
             # build that died mid-commit leaves one (it inherits the image's role label).
             found.append(Orphan(state, "a build helper left by an interrupted install"))
             continue
         if alive is None:
-            if not include_foreign or labels.OWNER_PID not in state.labels:
+            if not include_foreign or not state.labels.get(labels.OWNER_PID):
                 continue
             reason = f"owner on another machine ({state.labels.get(labels.OWNER_HOST)})"
         else:

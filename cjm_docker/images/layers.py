@@ -29,7 +29,7 @@ from cjm_docker.images.runtime_plan import PYTHON, UV, RuntimePlan
 from cjm_docker.spec.resolve import PluginSpec
 from cjm_docker.spec.sources import PackageKind
 
-LAYER_SCHEME = "cjm-docker/layers/1"
+LAYER_SCHEME = "cjm-docker/layers/2"   # 2: commits no longer carry their helper's labels
 TEMPLATE = "Dockerfile.plugin.j2"
 BUILD_DIR = "/cjm-build"     # the step's files (a read-only bind mount; never in a layer)
 CACHE_DIR = "/cjm-cache"     # uv's package cache (the docker.package_cache volume)

@@ -27,18 +27,18 @@
 #   urllib3==2.8.0
 FROM cjm-runtime/py3.11:0123456789abcdef
 
-# stack: shared stack: numpy==1.26.4 (key da3433f6fef42acf)
+# stack: shared stack: numpy==1.26.4 (key ec022bc311d250ea)
 RUN --mount=type=bind,source=stack,target=/cjm-build --mount=type=cache,target=/cjm-cache \
     set -eu; /opt/cjm/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --compile-bytecode --link-mode copy --cache-dir /cjm-cache --index-url https://pypi.internal/simple -r /cjm-build/stack.txt
 
-# system: system packages: file git libsndfile1 (key 72dcbaa74d5ac266)
+# system: system packages: file git libsndfile1 (key 9c0c2148dd7ffe97)
 RUN --mount=type=cache,target=/cjm-cache \
     set -eu; apt-get update; DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends file git libsndfile1; apt-get clean; rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 
-# deps: 11 locked package(s) (key 1374d6c1e2eb0856)
+# deps: 11 locked package(s) (key 58179a195955ceaf)
 RUN --mount=type=bind,source=deps,target=/cjm-build --mount=type=cache,target=/cjm-cache \
     set -eu; export TORCH_CUDA_ARCH_LIST=8.0; /opt/cjm/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --compile-bytecode --link-mode copy --cache-dir /cjm-cache --index-url https://pypi.internal/simple -r /cjm-build/requirements.txt
 
-# code: plugin code (4 files) (key bc09cdae8ee0f70c)
+# code: plugin code (4 files) (key 1736a8c775cfc3a9)
 RUN --mount=type=bind,source=code,target=/cjm-build --mount=type=cache,target=/cjm-cache \
     set -eu; export TORCH_CUDA_ARCH_LIST=8.0; mkdir -p /tmp/cjm-src/libs; cp -R /cjm-build/plugin /tmp/cjm-src/plugin; /opt/cjm/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --compile-bytecode --link-mode copy --cache-dir /cjm-cache --index-url https://pypi.internal/simple /tmp/cjm-src/plugin; rm -rf /tmp/cjm-src

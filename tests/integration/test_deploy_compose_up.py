@@ -10,6 +10,7 @@ from cjm_docker import labels
 from cjm_docker.deploy import orchestrators
 from cjm_docker.deploy.compose import PROJECT_LABEL
 from cjm_docker.host.manager import PluginManager
+from cjm_docker.host.reaper import find_orphans
 from cjm_docker.interface import FileBackedDTO
 from tests.integration.deploy_support import (
     example_bundle,
@@ -63,7 +64,9 @@ def test_compose_up_then_a_host_attaches_and_executes_on_each(deployed, cjm_conf
     assert sorted(c.labels[labels.PLUGIN] for c in containers) == [
         "cjm-example-echo", "cjm-example-fileinfo"]
     assert all(c.running for c in containers)
-    assert all(labels.OWNER_PID not in c.labels for c in containers)  # gc leaves them alone
+    assert all(not c.labels.get(labels.OWNER_PID) for c in containers)  # no host process owns them
+    assert not [o for o in find_orphans(engine, include_foreign=True)   # and gc leaves them alone
+                if o.container.labels.get(PROJECT_LABEL) == deployed.project]
 
     manager = PluginManager(search_paths=[], config=cjm_config, engine=engine)
     try:

@@ -54,6 +54,9 @@ def test_every_example_has_a_manifest_and_an_image(installed: Path, engine: Engi
         assert image_labels[labels.MANAGED] == "true"
         assert image_labels[labels.ROLE] == "plugin"
         assert image_labels[labels.PLUGIN] == manifest.spec_name
+        # the install's helper containers name their owner; the image they made names none
+        assert not any(image_labels.get(k) for k in (labels.OWNER_PID, labels.OWNER_HOST,
+                                                      labels.SESSION))
         assert manifest.image.endswith(":" + image_labels[labels.SPEC_HASH][:16])
         label_manifest = json.loads(image_labels[labels.MANIFEST])
         assert label_manifest["name"] == name and label_manifest["image"] == manifest.image
