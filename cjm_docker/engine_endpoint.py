@@ -5,7 +5,7 @@ The docker CLI picks its engine so: ``DOCKER_HOST`` wins; else the context named
 ``~/.docker``); the ``default`` context (or none) is the local socket. A context's endpoint
 lives in ``contexts/meta/<sha256 of its name>/meta.json`` and its TLS files in
 ``contexts/tls/<same>/docker/``. cjm-ctl follows the same order, so it builds on and runs
-plugins on the engine that ``docker ps`` shows. Pure file reading: ``engine.py`` makes the client.
+plugins on the engine that ``docker ps`` shows. Pure file reading: ``engine/connection.py`` makes the client.
 """
 
 from __future__ import annotations

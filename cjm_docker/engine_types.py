@@ -1,6 +1,6 @@
 """What the rest of cjm-docker knows of a container engine: plain data and one protocol.
 
-``ContainerEngine`` is the seam: ``engine.Engine`` implements it over the Docker SDK, and the
+``ContainerEngine`` is the seam: ``engine.Engine`` (the ``engine/`` package) implements it over the Docker SDK, and the
 tests' ``FakeEngine`` (tests/fakes/engine.py) in memory. Nothing here imports docker.
 """
 

@@ -1,6 +1,6 @@
 """The package's layers, checked: every import points down (docs/architecture.md draws them).
 
-Third-party boundaries (the Docker SDK only in engine.py, no httpx in the package) are ruff
+Third-party boundaries (the Docker SDK only in engine/, no httpx in the package) are ruff
 rules (``banned-api`` in pyproject.toml); the layers between our own folders are checked here
 by reading every module's imports, including the ones inside functions.
 """
@@ -114,3 +114,17 @@ def test_nothing_outside_the_manager_touches_its_private_state() -> None:
                 if name == "manager":
                     reaching.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert reaching == []
+
+
+def test_foreign_exceptions_are_caught_at_one_choke_point() -> None:
+    """Only engine/translation.py names a docker or requests exception in an ``except``."""
+    catching = []
+    for path in modules():
+        if path == PACKAGE / "engine" / "translation.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ExceptHandler) and node.type is not None:
+                names = ast.unparse(node.type)
+                if "docker." in names or "requests." in names:
+                    catching.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert catching == [], "translate with cjm_docker.engine.translation.translated"

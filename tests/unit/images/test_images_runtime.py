@@ -73,7 +73,7 @@ def test_every_cjm_docker_import_of_the_runtime_is_baked() -> None:
 
 def test_runtime_has_no_host_only_modules() -> None:
     baked = {f.path for f in runtime_files()}
-    for host_only in ("engine.py", "config.py", "cli/app.py", "images/build.py", "host/manager.py"):
+    for host_only in ("engine/__init__.py", "engine/translation.py", "config.py", "cli/app.py", "images/build.py", "host/manager.py"):
         assert f"{RUNTIME_PREFIX}/{host_only}" not in baked
     assert f"{RUNTIME_PREFIX}/images/introspect.py" in baked
     assert not any("__pycache__" in p for p in baked)
