@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cjm_docker.images.dockerignore import DockerIgnore
 
+DOCKERFILE = "Dockerfile"
 HASH_SCHEME = b"cjm-docker/image-hash/1\n"
 TAG_HASH_LENGTH = 16
 # Past this, a build warns: a context that big is usually weights or data that belong in the
@@ -52,6 +53,33 @@ class ContextFile:
     def moved(self, path: str) -> ContextFile:
         """The same file at another context path."""
         return replace(self, path=path)
+
+
+@dataclass(frozen=True)
+class DockerfileContext:
+    """What one ``docker build`` gets: a rendered Dockerfile, its context files, its build args.
+
+    Attributes:
+        base_image: the ``FROM`` reference.
+        dockerfile: the rendered Dockerfile.
+        files: the other context files, sorted by path.
+        build_args: build args that shape the image (part of the content hash).
+        transient_args: proxy args (passed, not hashed, not stored in the image).
+    """
+
+    base_image: str
+    dockerfile: str
+    files: tuple[ContextFile, ...]
+    build_args: tuple[tuple[str, str], ...]
+    transient_args: tuple[tuple[str, str], ...]
+
+    def context_files(self) -> tuple[ContextFile, ...]:
+        """The whole context: the Dockerfile and the files."""
+        return (ContextFile(DOCKERFILE, self.dockerfile.encode()), *self.files)
+
+    def all_build_args(self) -> dict[str, str]:
+        """What to pass to the engine."""
+        return dict(self.transient_args) | dict(self.build_args)
 
 
 def collect_tree(root: Path) -> tuple[ContextFile, ...]:

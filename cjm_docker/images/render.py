@@ -21,12 +21,11 @@ from cjm_docker import labels
 from cjm_docker.errors import SpecError
 from cjm_docker.images.bases import flavor_alias
 from cjm_docker.images.conda_sources import CONTEXT_DIR, conda_sources
-from cjm_docker.images.context import ContextFile
+from cjm_docker.images.context import ContextFile, DockerfileContext
 from cjm_docker.spec.environment import EnvironmentSpec, Flavor
 from cjm_docker.spec.resolve import PluginSpec
 from cjm_docker.spec.sources import PackageKind, PackageRef
 
-DOCKERFILE = "Dockerfile"
 USER_ID = 10001
 CERT_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 CERT_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT")
@@ -81,40 +80,28 @@ class RenderSettings:
     conda_channels: tuple[tuple[str, str], ...] = ()
     conda_installer: bytes = b""
 
+    def index_build_args(self) -> list[tuple[str, str]]:
+        """The package index settings, as the build args pip reads."""
+        return [(name, value) for name, value in (("PIP_INDEX_URL", self.pip_index_url),
+                                                  ("PIP_EXTRA_INDEX_URL", self.pip_extra_index_url))
+                if value]
+
 
 @dataclass(frozen=True)
-class BuildPlan:
-    """Everything ``docker build`` gets for one plugin.
+class BuildPlan(DockerfileContext):
+    """Everything ``docker build`` gets for one plugin (the context, and what it is for).
 
     Attributes:
         plugin: the plugins.yaml name.
         flavor: python or micromamba.
-        base_image: the ``FROM`` reference.
-        dockerfile: the rendered Dockerfile.
-        files: the other context files, sorted by path.
-        build_args: build args that shape the image (part of the content hash).
-        transient_args: proxy args (passed, not hashed, not stored in the image).
         python_path: the interpreter the worker runs under.
         labels: the labels the Dockerfile sets.
     """
 
     plugin: str
     flavor: Flavor
-    base_image: str
-    dockerfile: str
-    files: tuple[ContextFile, ...]
-    build_args: tuple[tuple[str, str], ...]
-    transient_args: tuple[tuple[str, str], ...]
     python_path: str
     labels: tuple[tuple[str, str], ...]
-
-    def context_files(self) -> tuple[ContextFile, ...]:
-        """The whole context: the Dockerfile and the files."""
-        return (ContextFile(DOCKERFILE, self.dockerfile.encode()), *self.files)
-
-    def all_build_args(self) -> dict[str, str]:
-        """What to pass to the engine."""
-        return dict(self.transient_args) | dict(self.build_args)
 
 
 def _dq(value: str) -> str:
@@ -243,12 +230,7 @@ def render_plan(spec: PluginSpec, settings: RenderSettings,
         conda_file, conda_files = _conda_step(spec, settings, python, local_trees)
         files.extend(conda_files)
 
-    build_args = list(spec.build_args)
-    if settings.pip_index_url:
-        build_args.append(("PIP_INDEX_URL", settings.pip_index_url))
-    if settings.pip_extra_index_url:
-        build_args.append(("PIP_EXTRA_INDEX_URL", settings.pip_extra_index_url))
-    build_args.sort()
+    build_args = sorted([*spec.build_args, *settings.index_build_args()])
 
     image_labels = sorted({
         labels.MANAGED: "true", labels.PLUGIN: spec.name, labels.VERSION: settings.cjm_version,

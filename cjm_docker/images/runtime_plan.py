@@ -13,11 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cjm_docker import labels
-from cjm_docker.images.context import TAG_HASH_LENGTH, ContextFile, content_hash
+from cjm_docker.images.context import (
+    TAG_HASH_LENGTH,
+    ContextFile,
+    DockerfileContext,
+    content_hash,
+)
 from cjm_docker.images.render import (
     CERT_BUNDLE,
     CERT_VARIABLES,
-    DOCKERFILE,
     USER_ID,
     RenderSettings,
     one_line_each,
@@ -32,32 +36,14 @@ UV = f"{UV_HOME}/bin/uv"
 
 
 @dataclass(frozen=True)
-class RuntimePlan:
-    """The runtime image of one base and Python version.
+class RuntimePlan(DockerfileContext):
+    """The runtime image of one base and Python version (its build args: the package index).
 
     Attributes:
         python_version: ``X.Y``.
-        base_image: the ``FROM`` reference.
-        dockerfile: the rendered Dockerfile.
-        files: the other context files, sorted by path.
-        build_args: build args that shape the image (package index settings).
-        transient_args: proxy args (passed, not hashed, not stored in the image).
     """
 
     python_version: str
-    base_image: str
-    dockerfile: str
-    files: tuple[ContextFile, ...]
-    build_args: tuple[tuple[str, str], ...]
-    transient_args: tuple[tuple[str, str], ...]
-
-    def context_files(self) -> tuple[ContextFile, ...]:
-        """The whole context: the Dockerfile and the files."""
-        return (ContextFile(DOCKERFILE, self.dockerfile.encode()), *self.files)
-
-    def all_build_args(self) -> dict[str, str]:
-        """What to pass to the engine."""
-        return dict(self.transient_args) | dict(self.build_args)
 
     def content_hash(self, base_image_id: str) -> str:
         """The sha256 of every input (the base image by id)."""
@@ -94,12 +80,7 @@ def render_runtime(settings: RenderSettings, python_version: str, base_image: st
     files = [*settings.runtime_files, *settings.ca_certificates,
              ContextFile("cjm/worker/requirements.txt", requirements.encode()),
              ContextFile("cjm/worker/constraints.txt", constraints.encode())]
-    build_args = []
-    if settings.pip_index_url:
-        build_args.append(("PIP_INDEX_URL", settings.pip_index_url))
-    if settings.pip_extra_index_url:
-        build_args.append(("PIP_EXTRA_INDEX_URL", settings.pip_extra_index_url))
-    build_args.sort()
+    build_args = sorted(settings.index_build_args())
     image_labels = sorted({
         labels.MANAGED: "true", labels.VERSION: settings.cjm_version, labels.ROLE: "runtime",
         labels.PYTHON: minor, labels.NAMESPACE: settings.runtime_repository}.items())
