@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from cjm_docker.cli.images import PluginsOption, _builder, _plugins_path
+from cjm_docker.cli.images import _builder, _plugins_path
+from cjm_docker.cli.options import PluginsOption
 from cjm_docker.cli.output import (
     BuildProgress,
     console,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cjm_docker.cli.options import PluginsOption
 from cjm_docker.cli.output import say
 from cjm_docker.cli.root import app
 from cjm_docker.config import GpuModeSetting, get_config
@@ -24,8 +25,6 @@ from cjm_docker.errors import CjmDockerError, SpecError
 
 DEFAULT_FOLDER = Path("compose")
 
-PluginsOption = Annotated[Path | None, typer.Option(
-    "--plugins", help="plugins.yaml (default: plugins_config from cjm.yaml, else ./plugins.yaml).")]
 FolderOption = Annotated[Path, typer.Option(
     "--folder", "--out", "-o",
     help="The deployment folder (it holds docker-compose.yml, secrets/ and manifests/).")]

@@ -13,6 +13,13 @@ from typing import Annotated
 import click
 import typer
 
+from cjm_docker.cli.options import (
+    BuildVerboseOption,
+    NoCacheOption,
+    PluginsOption,
+    ReplaceOption,
+    UpgradeOption,
+)
 from cjm_docker.cli.output import (
     BuildProgress,
     SetupProgress,
@@ -29,8 +36,6 @@ from cjm_docker.images.build import ImageBuilder
 from cjm_docker.spec.plugins_file import PYTHON_VERSIONS, json_schema
 from cjm_docker.spec.resolve import PluginSpec, host_python_version, load_specs
 
-PluginsOption = Annotated[Path | None, typer.Option(
-    "--plugins", help="plugins.yaml (default: plugins_config from cjm.yaml, else ./plugins.yaml).")]
 NameArgument = Annotated[str, typer.Argument(help="plugins.yaml name or manifest name.",
                                              callback=plugin_name,
                                              autocompletion=complete_plugin_names)]
@@ -133,12 +138,10 @@ def install_all(
     force: Annotated[bool, typer.Option("--force/--no-force", help="Rebuild even when current.")] = False,
     plugin: Annotated[list[str] | None, typer.Option(
         "--plugin", "-p", help="Only this plugin (repeatable).", callback=plugin_names)] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
-    upgrade: Annotated[bool, typer.Option(
-        "--upgrade", help="Resolve the environments again to the newest allowed versions.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every build step.")] = False,
-    replace: Annotated[bool, typer.Option(
-        "--replace", help="Let a plugin take the name of one installed from elsewhere.")] = False,
+    no_cache: NoCacheOption = False,
+    upgrade: UpgradeOption = False,
+    verbose: BuildVerboseOption = False,
+    replace: ReplaceOption = False,
 ) -> None:
     """Build every plugin's image and write its manifest (unchanged plugins are skipped)."""
     started = time.perf_counter()
@@ -171,12 +174,10 @@ def build(
     name: NameArgument,
     plugins: PluginsOption = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even when current.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild every layer.")] = False,
-    upgrade: Annotated[bool, typer.Option(
-        "--upgrade", help="Resolve the environment again to the newest allowed versions.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every build step.")] = False,
-    replace: Annotated[bool, typer.Option(
-        "--replace", help="Let the plugin take the name of one installed from elsewhere.")] = False,
+    no_cache: NoCacheOption = False,
+    upgrade: UpgradeOption = False,
+    verbose: BuildVerboseOption = False,
+    replace: ReplaceOption = False,
 ) -> None:
     """Build one plugin's image, introspect it and write its manifest."""
     (spec,) = _specs(plugins, [name])

@@ -10,12 +10,12 @@ from rich.markup import escape
 
 from cjm_docker.cli.images import (
     NameArgument,
-    PluginsOption,
     _builder,
     _confirm,
     _plugins_path,
     _specs,
 )
+from cjm_docker.cli.options import PluginsOption
 from cjm_docker.cli.output import console, print_json, say, table
 from cjm_docker.cli.root import app, plugin_names
 from cjm_docker.config import get_config

@@ -11,7 +11,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +19,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TaskID,
     TextColumn,
@@ -97,7 +98,42 @@ class PhaseLog:
             out.print(f"Full log: {self.path}", markup=False, highlight=False, soft_wrap=True)
 
 
-class BuildProgress:
+_Live = TypeVar("_Live", bound="_LiveProgress")
+
+
+class _LiveProgress:
+    """A rich ``Progress`` on a terminal (none elsewhere), started and stopped as a context
+    manager; subclasses name its columns and close their logs."""
+
+    def __init__(self, out: Console | None, verbose: bool):
+        self.console = out or console
+        self.live = self.console.is_terminal
+        self.verbose = verbose
+        self._progress: Progress | None = None
+
+    def _say(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def _columns(self) -> tuple[ProgressColumn, ...]:
+        raise NotImplementedError
+
+    def _close_logs(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Live) -> _Live:
+        if self.live:
+            self._progress = Progress(*self._columns(), console=self.console, transient=True)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        self._close_logs()
+
+
+class BuildProgress(_LiveProgress):
     """A ``BuildReporter``: a live spinner per plugin on a terminal, the steps as plain lines
     otherwise; every output line goes to ``logs/build-<plugin>.log`` and, with -v, the screen.
 
@@ -106,30 +142,17 @@ class BuildProgress:
 
     def __init__(self, out: Console | None = None, *, verbose: bool = False,
                  logs_dir: Path | None = None):
-        self.console = out or console
-        self.live = self.console.is_terminal
-        self.verbose = verbose
+        super().__init__(out, verbose)
         self.logs_dir = logs_dir
-        self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
         self._logs: dict[str, PhaseLog] = {}
 
-    def _say(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-    def __enter__(self) -> BuildProgress:
-        if self.live:
-            self._progress = Progress(
-                SpinnerColumn(), TextColumn("[bold]{task.fields[plugin]}"),
+    def _columns(self) -> tuple[ProgressColumn, ...]:
+        return (SpinnerColumn(), TextColumn("[bold]{task.fields[plugin]}"),
                 TextColumn("{task.fields[step]}"), TextColumn("[dim]{task.fields[last]}"),
-                TimeElapsedColumn(), console=self.console, transient=True)
-            self._progress.start()
-        return self
+                TimeElapsedColumn())
 
-    def __exit__(self, *exc: Any) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+    def _close_logs(self) -> None:
         for log in self._logs.values():
             log.close()
 
@@ -180,39 +203,25 @@ class BuildProgress:
                 log.mention(self.console)
 
 
-class SetupProgress:
+class SetupProgress(_LiveProgress):
     """A ``SetupReporter``: a spinner with debootstrap's latest line and a byte bar for the
     import on a terminal; the steps as plain lines otherwise. Every line goes to
     ``logs/setup-runtime.log``; the screen shows them only with -v."""
 
     def __init__(self, out: Console | None = None, *, verbose: bool = False,
                  logs_dir: Path | None = None):
-        self.console = out or console
-        self.live = self.console.is_terminal
-        self.verbose = verbose
+        super().__init__(out, verbose)
         self.log = PhaseLog(logs_dir, "setup-runtime")
-        self._progress: Progress | None = None
         self._spinner: TaskID | None = None
         self._bar: TaskID | None = None
         self._lines = 0
         self._reported = 0
 
-    def _say(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+    def _columns(self) -> tuple[ProgressColumn, ...]:
+        return (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn())
 
-    def __enter__(self) -> SetupProgress:
-        if self.live:
-            self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                DownloadColumn(), TransferSpeedColumn(), TimeElapsedColumn(),
-                console=self.console, transient=True)
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+    def _close_logs(self) -> None:
         self.log.close()
 
     def step(self, text: str) -> None:

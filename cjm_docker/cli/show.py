@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from cjm_docker.cli.images import PluginsOption
 from cjm_docker.cli.installed import current_specs, expected_tags
+from cjm_docker.cli.options import PluginsOption
 from cjm_docker.cli.output import console, print_json, say, table
 from cjm_docker.cli.root import app, complete_plugin_names, plugin_name
 from cjm_docker.config import get_config
