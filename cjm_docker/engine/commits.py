@@ -90,15 +90,20 @@ class CommitCalls(ImageCalls, ContainerCalls):
                     cache: tuple[str, str], labels: dict[str, str], timeout: float, *,
                     memory_bytes: int | None = None, on_output: Callable[[str], None] | None = None,
                     plugin: str | None = None, step: str = "",
-                    helper_labels: dict[str, str] | None = None) -> str:
+                    helper_labels: dict[str, str] | None = None,
+                    on_status: Callable[[str], None] | None = None,
+                    remove: Callable[[str], None] | None = None) -> str:
         """One build step as the classic builder cannot do it: run ``command`` as root in a
         container of ``image`` with the bridge network, ``build_dir`` bind-mounted and the named
         volume ``cache = (name, target)`` mounted, then commit the container as one layer.
 
         The image's own settings (Cmd, Entrypoint, Env, User, WorkingDir) are kept, so nothing
         of the step's container reaches the image but its files and ``labels``; mounts are
-        never part of a commit. The container is removed whatever happens; ``helper_labels``
-        (its owner) let `cjm-ctl gc` remove one that a killed install left behind.
+        never part of a commit. The container is removed whatever happens, by ``remove`` when
+        given (a caller that removes it in the background: deleting a large step's files takes
+        seconds the image does not wait for); ``helper_labels`` (its owner) let `cjm-ctl gc`
+        remove one that a killed install left behind. ``on_status`` hears each phase begin
+        (``running``, ``committing``).
 
         Returns:
             The new image id.
@@ -129,7 +134,9 @@ class CommitCalls(ImageCalls, ContainerCalls):
 
         name = f"cjm-step-{secrets.token_hex(6)}"
         container_id = self._created(name, create)
+        status = on_status or (lambda phase: None)
         try:
+            status("running")
             with translated(what, error=failed):
                 self.api.start(container_id)
                 for chunk in self.api.logs(container_id, stream=True, follow=True):
@@ -144,11 +151,15 @@ class CommitCalls(ImageCalls, ContainerCalls):
             conf = _kept_config(config, committed_labels(labels, helper_labels,
                                                          config.get("Labels")),
                                 "Env", "User", "WorkingDir")
+            status("committing")
             with translated(what, error=failed):
                 result = self.api.commit(container_id, message=f"cjm-docker: {step}",
                                          pause=False, conf=conf)
         finally:
-            self.remove_container(container_id, force=True)
+            if remove is not None:
+                remove(container_id)
+            else:
+                self.remove_container(container_id, force=True)
         image_id = result.get("Id", "") if isinstance(result, dict) else ""
         if not image_id.startswith("sha256:"):
             raise failed(f"Committing the {step or 'build'} step gave no image.")

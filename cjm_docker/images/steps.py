@@ -17,6 +17,7 @@ import secrets
 import shlex
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from cjm_docker import labels
@@ -74,7 +75,25 @@ class StepRunner:
 
     def build(self, layers: PluginLayers, runtime_ref: str, *, plugin: str,
               nocache: bool = False) -> str:
-        """Make every step's image present; returns the top one's id (or ``runtime_ref``'s)."""
+        """Make every step's image present; returns the top one's id (or ``runtime_ref``'s).
+
+        Each step's container is removed in the background while the next step runs (deleting
+        a large step's files takes seconds); all are gone when this returns.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cjm-step-rm") as removals:
+            pending: list[Future[bool]] = []
+            try:
+                top = self._build(layers, runtime_ref, plugin, nocache,
+                                  lambda cid: pending.append(removals.submit(
+                                      self.engine.remove_container, cid, force=True)))
+            finally:
+                removals.shutdown(wait=True)
+            for done in pending:
+                done.result()  # a removal that failed says so (the step's own error wins)
+            return top
+
+    def _build(self, layers: PluginLayers, runtime_ref: str, plugin: str, nocache: bool,
+               remove: Callable[[str], None]) -> str:
         parent = runtime_ref
         if layers.steps:
             self.engine.ensure_volume(self.package_cache, {labels.MANAGED: "true",
@@ -86,7 +105,7 @@ class StepRunner:
                     self.on_event(BuildEvent("step", f"{step.kind}: {step.title} (shared, present)"))
                     parent = tag
                     continue
-                image = self._run(step, parent, plugin, {
+                image = self._run(step, parent, plugin, remove, {
                     labels.ROLE: "stack", labels.PYTHON: layers.runtime.python_version,
                     labels.NAMESPACE: self.stack_repository})
                 self.engine.tag_image(image, tag)
@@ -97,11 +116,12 @@ class StepRunner:
                 self.on_event(BuildEvent("step", f"{step.kind}: {step.title} (cached)"))
                 parent = cached
                 continue
-            parent = self._run(step, parent, plugin, {labels.ROLE: "layer", labels.PLUGIN: plugin,
+            parent = self._run(step, parent, plugin, remove, {labels.ROLE: "layer", labels.PLUGIN: plugin,
                                                       labels.NAMESPACE: self.namespace})
         return parent
 
-    def _run(self, step: LayerStep, parent: str, plugin: str, extra: dict[str, str]) -> str:
+    def _run(self, step: LayerStep, parent: str, plugin: str, remove: Callable[[str], None],
+             extra: dict[str, str]) -> str:
         self.on_event(BuildEvent("step", f"{step.kind}: {step.title}"))
         self.work_root.mkdir(parents=True, exist_ok=True)
         folder = self.work_root / f"{step.kind}-{step.short_key}-{secrets.token_hex(4)}"
@@ -120,8 +140,11 @@ class StepRunner:
             return self.engine.commit_step(
                 parent, ["/bin/sh", f"{BUILD_DIR}/run.sh"],
                 BindMount(str(folder.resolve()), BUILD_DIR, read_only=True),
-                (self.package_cache, CACHE_DIR), step_labels, STEP_TIMEOUT_S, memory_bytes=self.memory_bytes, plugin=plugin, step=f"{step.kind} ({step.title})",
+                (self.package_cache, CACHE_DIR), step_labels, STEP_TIMEOUT_S,
+                memory_bytes=self.memory_bytes, plugin=plugin, step=f"{step.kind} ({step.title})",
                 on_output=lambda line: self.on_event(BuildEvent("output", line)),
-                helper_labels={**self.owner, labels.PLUGIN: plugin})
+                helper_labels={**self.owner, labels.PLUGIN: plugin},
+                on_status=lambda phase: self.on_event(BuildEvent("status", f"{step.kind}: {phase}")),
+                remove=remove)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
