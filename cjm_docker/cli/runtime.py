@@ -232,8 +232,9 @@ def gc(
         "--grace", min=0, help="With --images: leave images younger than this many seconds "
                                "(a build under way).")] = 600.0,
 ) -> None:
-    """Remove containers (workers, build helpers) whose host process is gone (never a live
-    host's), or with --images the images no manifest needs any more."""
+    """Remove containers (workers, build helpers, a killed build's intermediate containers)
+    whose host process is gone (never a live host's), or with --images the images no manifest
+    needs any more."""
     config = get_config()
     if images:
         _gc_images(config, dry_run=dry_run, data_dirs=data_dir or [], grace=grace)

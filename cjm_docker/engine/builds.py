@@ -18,6 +18,8 @@ _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # The classic builder's own bookkeeping lines: not the failing step's output.
 _NOISE_RE = re.compile(r"^\s*(---> |Removing intermediate container )")
 _BUILT_RE = re.compile(r"Successfully built ([0-9a-f]+)")
+# Each step's intermediate container, named as soon as the builder has made it.
+_CONTAINER_RE = re.compile(r"^\s*---> Running in ([0-9a-f]{12,64})\s*$")
 
 
 class BuildLog:
@@ -43,11 +45,14 @@ class BuildCalls(ImageCalls):
     def build(self, context: IO[bytes], *, tag: str | None = None,
               labels: dict[str, str] | None = None, buildargs: dict[str, str] | None = None,
               on_event: Callable[[BuildEvent], None] | None = None, nocache: bool = False,
-              plugin: str | None = None, memory_bytes: int | None = None) -> str:
+              plugin: str | None = None, memory_bytes: int | None = None,
+              on_container: Callable[[str], None] | None = None) -> str:
         """Build from a gzip/plain tar ``context`` (Dockerfile at its root) with the classic builder.
 
         ``memory_bytes`` bounds each build step's container (the classic builder takes no CPU
-        quota or process limit).
+        quota or process limit). ``on_container`` hears the (short) id of each intermediate
+        container as the builder names it: those carry no owner labels, and the engine leaves
+        them behind when it cannot finish the build's own clean-up (``build_journal``).
 
         Returns:
             The new image id.
@@ -76,6 +81,9 @@ class BuildCalls(ImageCalls):
                 if "aux" in chunk and "ID" in chunk["aux"]:
                     image_id = chunk["aux"]["ID"]
                 for line in log.lines(str(chunk.get("stream", ""))):
+                    made = _CONTAINER_RE.match(line)
+                    if made and on_container:
+                        on_container(made.group(1))
                     if _STEP_RE.match(line):
                         step = line.strip()
                         kind = "step"

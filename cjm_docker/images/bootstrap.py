@@ -31,6 +31,7 @@ from cjm_docker.images.bases import (
     python_alias,
     rootfs_ref,
 )
+from cjm_docker.images.build_journal import journaled_build
 from cjm_docker.images.context import collect_tree, context_tar
 from cjm_docker.images.runtime import images_dir
 from cjm_docker.spec.environment import Flavor
@@ -203,8 +204,9 @@ class RuntimeSetup:
         """Build ``images/python-base`` on ``rootfs`` and tag it ``alias``."""
         folder = images_dir() / "python-base"
         self.reporter.step(f"building {alias} from {folder}")
-        self.engine.build(
-            _bytes(context_tar(collect_tree(folder))), tag=alias, buildargs={"ROOTFS": rootfs},
+        journaled_build(
+            self.engine, _bytes(context_tar(collect_tree(folder))), tag=alias,
+            buildargs={"ROOTFS": rootfs},
             labels={labels.MANAGED: "true", labels.ROLE: "base", labels.FLAVOR: "python"},
             on_event=lambda e: self.reporter.line(e.text) if e.kind != "status" else None,
             plugin=f"base-python-{python_version}")

@@ -32,6 +32,7 @@ from cjm_docker.engine import BuildEvent, Engine
 from cjm_docker.errors import BaseImageMissingError, CjmDockerError, IntrospectionError
 from cjm_docker.images import describe
 from cjm_docker.images.bases import MICROMAMBA_ALIAS, PYTHON_REPO, flavor_alias
+from cjm_docker.images.build_journal import journaled_build
 from cjm_docker.images.conda_sources import conda_sources
 from cjm_docker.images.context import (
     LARGE_CONTEXT_BYTES,
@@ -41,12 +42,12 @@ from cjm_docker.images.context import (
     content_hash,
     context_tar,
 )
-from cjm_docker.images.gc import record_data_dir
 from cjm_docker.images.inventory import ImageStatus, Inventory
 from cjm_docker.images.lock import Resolver
 from cjm_docker.images.prepare import PreparedBuild, prepare_layered
 from cjm_docker.images.render import RenderSettings, render_plan
 from cjm_docker.images.runtime import render_settings
+from cjm_docker.images.state import record_data_dir
 from cjm_docker.images.steps import StepRunner
 from cjm_docker.manifest import Manifest, write_manifest
 from cjm_docker.name_rule import path_for
@@ -256,16 +257,16 @@ class ImageBuilder:
         memory = spec.runtime.resources.memory_bytes or self.config.docker.limits.memory_bytes
         if prepared.plan is not None:
             plan = prepared.plan
-            return engine.build(_stream(plan.context_files()), buildargs=plan.all_build_args(),
-                                on_event=on_event, nocache=nocache, plugin=spec.name,
-                                memory_bytes=memory)
+            return journaled_build(engine, _stream(plan.context_files()),
+                                   buildargs=plan.all_build_args(), on_event=on_event,
+                                   nocache=nocache, plugin=spec.name, memory_bytes=memory)
         runtime, layers, runtime_tag = prepared.runtime, prepared.layers, prepared.runtime_tag
         assert runtime is not None and layers is not None and runtime_tag is not None
         if nocache or not engine.image_exists(runtime_tag):
             on_event(BuildEvent("step", f"worker runtime {runtime_tag} (shared by every plugin)"))
-            runtime_id = engine.build(_stream(runtime.context_files()),
-                                      buildargs=runtime.all_build_args(), on_event=on_event,
-                                      nocache=nocache, plugin=spec.name, memory_bytes=memory)
+            runtime_id = journaled_build(engine, _stream(runtime.context_files()),
+                                         buildargs=runtime.all_build_args(), on_event=on_event,
+                                         nocache=nocache, plugin=spec.name, memory_bytes=memory)
             engine.tag_image(runtime_id, runtime_tag)
         docker = self.config.docker
         runner = StepRunner(engine, work_root=self.config.data_dir / "build",

@@ -11,63 +11,33 @@ removes, within this configuration's namespaces only (``docker.image_prefix``,
               failed after a layer step, a runtime rebuilt without the cache)
 
 Known data dirs: this configuration's, those given on the command line, and every data dir an
-install on this machine recorded (``known_data_dirs``). Images younger than the grace period are
-left alone (a build under way has not written its manifest yet), and an image a container uses
-is reported, never forced.
+install on this machine recorded (``known_data_dirs``; ``state.py`` keeps that record). Images
+younger than the grace period are left alone (a build under way has not written its manifest
+yet), and an image a container uses is reported, never forced.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cjm_docker import envvars, labels
+from cjm_docker import labels
 from cjm_docker.config import CjmConfig
 from cjm_docker.engine import Engine
 from cjm_docker.errors import EngineError
 from cjm_docker.images.inventory import read_manifests
+from cjm_docker.images.state import recorded_data_dirs
 
 DEFAULT_GRACE_S = 600.0
 
 
-def state_file() -> Path:
-    """Where installs record their data dirs (``$CJM_STATE_DIR`` or ~/.local/state/cjm-docker)."""
-    root = os.environ.get(envvars.STATE_DIR) or str(Path.home() / ".local" / "state" / "cjm-docker")
-    return Path(root) / "data-dirs.txt"
-
-
-def record_data_dir(data_dir: Path) -> None:
-    """Remember ``data_dir`` (gc keeps what its manifests name); vanished ones are dropped."""
-    path = state_file()
-    try:
-        known = [line for line in path.read_text().splitlines() if line.strip()]
-    except OSError:
-        known = []
-    entry = str(data_dir.resolve())
-    kept = [d for d in known if Path(d).is_dir()]
-    if entry in kept and len(kept) == len(known):
-        return
-    kept = sorted({*kept, entry})
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text("".join(f"{d}\n" for d in kept))
-        os.replace(tmp, path)
-    except OSError:
-        return  # a read-only home: gc then knows the current and the named data dirs only
-
-
 def known_data_dirs(config: CjmConfig, extra: Iterable[Path] = ()) -> list[Path]:
-    """This configuration's data dir, the given ones, and every recorded one that exists."""
-    try:
-        recorded = [Path(line) for line in state_file().read_text().splitlines() if line.strip()]
-    except OSError:
-        recorded = []
+    """This configuration's data dir, the given ones, and every recorded one that still holds
+    a manifest (``state.recorded_data_dirs``: the record is pruned to those)."""
     out = {config.data_dir.resolve(), *(Path(p).resolve() for p in extra)}
-    out.update(p for p in recorded if p.is_dir())
+    out.update(recorded_data_dirs())
     return sorted(out)
 
 

@@ -42,6 +42,7 @@ class FakeEngine:
         self.pull_works = pull_works
         self.calls: list[tuple[Any, ...]] = []
         self.removed: list[str] = []
+        self.endpoint = "fake://engine"
 
     # -- engine -----------------------------------------------------------------------------
 
@@ -84,7 +85,8 @@ class FakeEngine:
     def build(self, context: IO[bytes], *, tag: str | None = None,
               labels: dict[str, str] | None = None, buildargs: dict[str, str] | None = None,
               on_event: Callable[[BuildEvent], None] | None = None, nocache: bool = False,
-              plugin: str | None = None, memory_bytes: int | None = None) -> str:
+              plugin: str | None = None, memory_bytes: int | None = None,
+              on_container: Callable[[str], None] | None = None) -> str:
         self.calls.append(("build", tag))
         if tag:
             self.images.add(tag)
