@@ -12,8 +12,12 @@ package-cache volume), all removed at the end. Figures:
     stack disk       3 plugins on numpy/pandas/scipy, one small dependency each / one of them
                                                                      (goal: <= 1.3)
     env install      the first stack plugin's stack + deps steps, empty cache, vs the floor:
-                     `uv pip install --compile-bytecode` of the same locked requirements into a
-                     host venv with an empty cache                   (goal: <= 1.3 x floor)
+                     `uv pip install` with the steps' flags (--no-deps --compile-bytecode
+                     --link-mode copy) of the same locked requirements into a host venv with an
+                     empty cache, run just before and just after; their mean (goal: <= 1.3 x)
+                     Also printed: each step's phases (create, run, commit; uv's own download,
+                     install and compile timings within the run), the floor's uv timings, and
+                     uv with its default flags (hardlinks, no bytecode) for reference.
 
 Disk is measured exactly: the layer folders each image names (GraphDriver.Data, UpperDir and
 LowerDir) that the base image does not, each counted once, summed with `du -sb` (root needed).
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import secrets
 import shutil
 import subprocess
@@ -37,7 +42,7 @@ from cjm_docker.config import load_config
 from cjm_docker.engine import BuildEvent, Engine
 from cjm_docker.images.build import ImageBuilder
 from cjm_docker.images.lock import uv_binary
-from cjm_docker.spec.resolve import load_specs
+from cjm_docker.spec.resolve import PluginSpec, load_specs
 
 REPO = Path(__file__).resolve().parents[1]
 ECHO = REPO / "examples" / "plugins" / "cjm-example-echo"
@@ -45,18 +50,38 @@ STACK = ("numpy", "pandas", "scipy")
 SMALL = ("tabulate", "six", "toolz")
 
 
+UV_TIMING = re.compile(r"^\s*(Prepared|Installed|Bytecode compiled) \d+ \w+ in ([\d.]+)(ms|s)\b")
+UV_PHASES = {"Prepared": "uv download+unpack", "Installed": "uv install",
+             "Bytecode compiled": "uv compile"}
+
+
+def uv_timings(lines: list[str]) -> dict[str, float]:
+    """uv's own timings from its output (download+unpack, install, bytecode compile)."""
+    out: dict[str, float] = {}
+    for line in lines:
+        match = UV_TIMING.match(line)
+        if match:
+            value = float(match[2]) / (1000 if match[3] == "ms" else 1)
+            out[UV_PHASES[match[1]]] = out.get(UV_PHASES[match[1]], 0.0) + value
+    return out
+
+
 class StepClock:
-    """Times each layer step from the build's progress events."""
+    """Times each layer step, and each phase of it, from the build's progress events."""
 
     def __init__(self) -> None:
         self.marks: list[tuple[float, str]] = []
+        self.output: dict[str, list[str]] = {}
 
     def start(self, plugin: str, action: str) -> None:
         self.marks = [(time.perf_counter(), "start")]
+        self.output = {}
 
     def event(self, plugin: str, event: BuildEvent) -> None:
         if event.kind in ("step", "status"):
             self.marks.append((time.perf_counter(), event.text))
+        elif event.kind == "output":
+            self.output.setdefault(self.marks[-1][1].split(":")[0], []).append(event.text)
 
     def finish(self, plugin: str, ok: bool, text: str) -> None:
         self.marks.append((time.perf_counter(), "end"))
@@ -67,6 +92,17 @@ class StepClock:
             if text.startswith(prefix):
                 out += t1 - t0
         return out
+
+    def phases(self, kind: str) -> dict[str, float]:
+        """One step's seconds: create (and files), running (uv's own timings within), commit."""
+        out: dict[str, float] = {}
+        names = {"running": "run container", "committing": "commit"}
+        for (t0, text), (t1, _) in zip(self.marks, self.marks[1:], strict=False):
+            if text.startswith(f"{kind}:"):
+                phase = names.get(text.split(":", 1)[1].strip(), "create")
+                out[phase] = out.get(phase, 0.0) + t1 - t0
+        out.update(uv_timings(self.output.get(kind, [])))
+        return {k: round(v, 2) for k, v in out.items()}
 
 
 def layer_dirs(engine: Engine, ref: str) -> set[str]:
@@ -93,16 +129,32 @@ def echo_copy(root: Path, name: str) -> str:
     return f"./{name}"
 
 
-def floor_install(requirements: list[str]) -> float:
-    """uv into a fresh host venv with an empty cache: the best the same tool can do."""
+FLOOR_FLAGS = ("--no-deps", "--compile-bytecode", "--link-mode", "copy")  # what the steps use
+
+
+def floor_install(requirements: list[str], flags: tuple[str, ...] = FLOOR_FLAGS
+                  ) -> tuple[float, dict[str, float]]:
+    """uv into a fresh host venv with an empty cache: the best the same tool can do.
+
+    Returns the seconds and uv's own timings.
+    """
     with tempfile.TemporaryDirectory(prefix="cjm-floor-") as tmp:
         uv = uv_binary()
         subprocess.run([uv, "venv", "-q", f"{tmp}/venv", "--python", sys.executable], check=True)
         started = time.perf_counter()
-        subprocess.run([uv, "pip", "install", "-q", "--python", f"{tmp}/venv/bin/python",
-                        "--no-deps", "--compile-bytecode", "--link-mode", "copy",
-                        "--cache-dir", f"{tmp}/cache", *requirements], check=True)
-        return time.perf_counter() - started
+        done = subprocess.run([uv, "pip", "install", "--python", f"{tmp}/venv/bin/python",
+                               *flags, "--cache-dir", f"{tmp}/cache", *requirements],
+                              check=True, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        return seconds, {k: round(v, 2) for k, v in uv_timings(done.stderr.splitlines()).items()}
+
+
+def stack_requirements(builder: ImageBuilder, spec: PluginSpec) -> list[str]:
+    """The plugin's locked pins that its stack and deps steps install (the runtime's left out)."""
+    runtime = {c.split("==")[0] for c in builder.settings.worker_constraints}
+    layers = builder.prepare(spec).layers
+    assert layers is not None
+    return [p.requirement for p in layers.lock.packages if not p.local and p.name not in runtime]
 
 
 def trivial_figures(builder: ImageBuilder, engine: Engine, by_name: dict, root: Path, base: str,
@@ -171,17 +223,29 @@ def main() -> None:
             builder.install(by_name["echo-0"], nocache=True)  # the runtime, without the cache
         else:
             trivial_figures(builder, engine, by_name, root, base, args.plugins, results)
+        engine.remove_volume(f"{tag}-cache")  # the environment install starts empty
+        floor_before, _ = floor_install(stack_requirements(builder, by_name["stack-0"]))
         first = builder.install(by_name["stack-0"])
         env_s = clock.seconds("stack:") + clock.seconds("deps:")
-        lock_lines = [p for p in first.manifest.lock
-                      if p.split("==")[0] not in {c.split("==")[0] for c in
-                                                  builder.settings.worker_constraints}]
-        floor = floor_install(lock_lines)
+        phases = {kind: clock.phases(kind) for kind in ("stack", "deps")}
+        requirements = stack_requirements(builder, by_name["stack-0"])
+        floor_after, floor_phases = floor_install(requirements)
+        floor = (floor_before + floor_after) / 2
+        plain, _ = floor_install(requirements, ("--no-deps",))
         results.update(env_install_s=round(env_s, 1), env_floor_s=round(floor, 1),
+                       env_floor_before_after_s=[round(floor_before, 1), round(floor_after, 1)],
                        env_install_ratio=round(env_s / floor, 3),
-                       stack_first_build_s=round(first.seconds, 1))
-        print(f"cold environment install ({len(lock_lines)} packages): {env_s:.1f} s vs "
-              f"floor {floor:.1f} s = {env_s / floor:.3f} x")
+                       env_plain_uv_s=round(plain, 1), env_plain_uv_ratio=round(env_s / plain, 3),
+                       stack_first_build_s=round(first.seconds, 1),
+                       env_install_phases=phases, env_floor_phases=floor_phases)
+        print(f"cold environment install ({len(requirements)} packages): {env_s:.1f} s vs "
+              f"floor {floor:.1f} s (before {floor_before:.1f}, after {floor_after:.1f}) "
+              f"= {env_s / floor:.3f} x")
+        for kind, split in phases.items():
+            print(f"  {kind} step: " + ", ".join(f"{k} {v:.1f} s" for k, v in split.items()))
+        print("  floor (after): " + ", ".join(f"{k} {v:.1f} s" for k, v in floor_phases.items()))
+        print(f"  uv with its default flags (hardlinks, no bytecode): {plain:.1f} s "
+              f"= {env_s / plain:.3f} x")
         stack_tags = [first.tag] + [builder.install(by_name[f"stack-{i}"]).tag
                                     for i in range(1, len(SMALL))]
         one, three = disk_bytes(engine, stack_tags[:1], base), disk_bytes(engine, stack_tags, base)

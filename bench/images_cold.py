@@ -2,9 +2,12 @@
 
 Usage: .venv/bin/python bench/images_cold.py   (needs the Python base: `cjm-ctl setup-runtime`)
 
-"Cold" is a build that can reuse no layer of any earlier build: each run gives the plugin a build
-arg of a fresh name, whose ARG step is the second instruction. Results go to stdout and to
-bench/out/images.json. Images are tagged under a private prefix and removed at the end.
+"Cold" is a build that can reuse nothing of any earlier build: each plugin is installed with
+``nocache`` (its shared worker runtime is built again, without Docker's build cache, and every
+layer step runs) into private runtime and stack repositories, with the private package cache
+emptied before each build; each plugin also gets a build arg of a fresh name.
+Results go to stdout and to bench/out/images.json. Everything is made under private names and
+removed at the end.
 """
 
 from __future__ import annotations
@@ -38,13 +41,17 @@ def main() -> None:
         text = (REPO / "plugins.yaml").read_text().replace(
             "    resources:", f"    build_args: {{{nonce}: '1'}}\n    resources:")
         (root / "plugins.yaml").write_text(text)
-        (root / "cjm.yaml").write_text(f"data_dir: ./data\ndocker:\n  image_prefix: {prefix}\n")
+        (root / "cjm.yaml").write_text(
+            f"data_dir: ./data\ndocker:\n  image_prefix: {prefix}\n"
+            f"  runtime_repository: {prefix}-runtime\n  stack_repository: {prefix}-stack\n"
+            f"  package_cache: {prefix}-cache\n")
         config = load_config(root / "cjm.yaml")
         file, specs = load_specs(root / "plugins.yaml")
         builder = ImageBuilder(config, engine=engine, plugin_names=file.names())
         cold = {}
         for spec in specs:
-            result = builder.install(spec)
+            engine.remove_volume(f"{prefix}-cache")   # an empty package cache for each
+            result = builder.install(spec, nocache=True)
             cold[spec.name] = round(result.seconds, 1)
             print(f"cold build {spec.name}: {result.seconds:.1f} s")
         results["cold_build_s"] = cold
@@ -69,8 +76,9 @@ def main() -> None:
     finally:
         for image in engine.list_images(label=labels.MANAGED):
             for tag in image.get("RepoTags") or []:
-                if tag.startswith(prefix + "/"):
+                if tag.startswith((f"{prefix}/", f"{prefix}-runtime/", f"{prefix}-stack/")):
                     engine.remove_image(tag, force=True)
+        engine.remove_volume(f"{prefix}-cache")
         shutil.rmtree(root, ignore_errors=True)
     out = REPO / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
 """The benchmark suite's one entry point: cjm-docker, the floor and cjm-plugin-system 0.0.28.
 
-    .venv/bin/python bench/run.py [--quick] [--data-dir DIR]
+    .venv/bin/python bench/run.py [--quick] [--builds] [--data-dir DIR]
+
+``--builds`` adds the layered-build figures of bench/builds.py (issue 16: about 10 more minutes).
 
 Installs what it needs (the example plugin images via cjm-ctl, 0.0.28 in its own venv under
 bench/out/), measures every figure with the sides in interleaved rounds so drift hits all alike,
@@ -26,7 +28,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import report  # noqa: E402
-from figures import build, fanout, files, jobqueue, memory, runtime, stream  # noqa: E402
+from figures import build, fanout, files, jobqueue, layers, memory, runtime, stream  # noqa: E402
 from figures.common import PLUGIN, Bench  # noqa: E402
 from figures.cps import CpsDriver  # noqa: E402
 
@@ -37,8 +39,10 @@ from cjm_docker.host.manager import PluginManager  # noqa: E402
 OUT = BENCH / "out"
 # In table order: each returns a list of figures.
 FIGURES = (runtime.cold_start, runtime.warm_execute, stream.streaming, files.file_dto,
-           memory.idle_memory, fanout.fanout, build.builds, jobqueue.queue_throughput)
-MODULES = (runtime, stream, files, memory, fanout, build, jobqueue)
+           memory.idle_memory, fanout.fanout, build.builds, layers.layered_builds,
+           jobqueue.queue_throughput)
+MODULES = (runtime, stream, files, memory, fanout, build, layers, jobqueue)
+SLOW = {layers.layered_builds.__name__: "--builds"}   # run only when asked for
 
 
 def install(data_dir: Path, plugins_yaml: Path) -> None:
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, default=REPO / "docs",
                         help="where benchmarks.md and bench.png go")
     parser.add_argument("--only", action="append", help="run only these figure functions")
+    parser.add_argument("--builds", action="store_true",
+                        help="also the layered-build figures (bench/builds.py): about 10 minutes")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -95,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for measure in FIGURES:
             if args.only and measure.__name__ not in args.only:
+                continue
+            if measure.__name__ in SLOW and not (args.builds or args.only):
                 continue
             t0 = time.perf_counter()
             try:
