@@ -6,7 +6,8 @@ event loop only ever waits on futures, which keeps /health, /progress and /cance
 while a call runs.
 
 The hand-off is the cost a warm call pays over running inline, so the loop side is kept to one
-queue put and one ``call_soon_threadsafe`` back: no ``concurrent.futures.Future`` chained to an
+queue put, and the way back to one ring of the loop's ``Doorbell`` (a pipe the loop watches,
+written without the interpreter lock held): no ``concurrent.futures.Future`` chained to an
 asyncio one, no condition variable per call.
 """
 
@@ -19,6 +20,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
+
+from cjm_docker.worker.doorbell import Doorbell
 
 T = TypeVar("T")
 
@@ -37,6 +40,7 @@ class PluginThread:
         # Jobs queued or running; changed under the lock by submitters and by the thread.
         self._pending = 0
         self._count_lock = threading.Lock()
+        self._bells: dict[asyncio.AbstractEventLoop, Doorbell] = {}  # one per loop that awaits
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -65,6 +69,7 @@ class PluginThread:
         """
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[T] = loop.create_future()
+        bell = self._bells.get(loop) or self._new_bell(loop)
 
         def job() -> None:
             if waiter.cancelled():  # a read from this thread: at worst the call runs unwaited
@@ -72,11 +77,18 @@ class PluginThread:
             try:
                 result = fn(*args)
             except BaseException as exc:
-                loop.call_soon_threadsafe(_settle, waiter, None, exc)
+                bell.ring((waiter, None, exc))
             else:
-                loop.call_soon_threadsafe(_settle, waiter, result, None)
+                bell.ring((waiter, result, None))
         self._put(job)
         return await waiter
+
+    def _new_bell(self, loop: asyncio.AbstractEventLoop) -> Doorbell:
+        with self._count_lock:
+            for old in [old for old in self._bells if old.is_closed()]:
+                self._bells.pop(old).close()
+            bell = self._bells[loop] = Doorbell(loop, _settle)
+        return bell
 
     @property
     def idle(self) -> bool:
@@ -111,11 +123,20 @@ class PluginThread:
         while (job := jobs.get()) is not _STOP:
             try:
                 job()
-            except RuntimeError:  # the waiter's loop closed meanwhile: nobody waits any more
-                pass
             finally:
                 with count_lock:
                     self._pending -= 1
+        self._close_bells()
+
+    def _close_bells(self) -> None:
+        """Every job has rung: close the bells (a live loop stops watching on its own thread)."""
+        with self._count_lock:
+            bells, self._bells = list(self._bells.values()), {}
+        for bell in bells:
+            try:
+                bell.loop.call_soon_threadsafe(bell.close)
+            except RuntimeError:  # the loop is closed: nothing watches the pipe any more
+                bell.close()
 
 
 def _settle(waiter: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
