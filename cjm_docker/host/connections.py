@@ -25,16 +25,25 @@ from cjm_docker.host.loop_connection import LoopConnection, wait_at_most
 #: idle connections for 75 s: see cjm_docker.worker.server.KEEP_ALIVE_S).
 MAX_IDLE_S = 30.0
 _POOL_SIZE = 8
+#: A socket whose timeout is not known: the first request sets it.
+_UNKNOWN_TIMEOUT = -1.0
 
 
 class Connection:
-    """One open socket to the worker."""
+    """One open socket to the worker, and the timeout it has (``settimeout`` is a system call:
+    made only when a request wants another)."""
 
-    __slots__ = ("sock", "idle_since")
+    __slots__ = ("sock", "idle_since", "timeout")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, timeout: float | None = _UNKNOWN_TIMEOUT) -> None:
         self.sock = sock
         self.idle_since = time.monotonic()
+        self.timeout = timeout
+
+    def set_timeout(self, timeout: float | None) -> None:
+        if timeout != self.timeout:
+            self.sock.settimeout(timeout)
+            self.timeout = timeout
 
     def usable(self) -> bool:
         """Whether the worker still holds this connection open (and it is not stale)."""
@@ -138,7 +147,7 @@ class ConnectionPool:
         except OSError as exc:  # refused, no such socket file, unreachable, timed out
             sock.close()
             raise ConnectFailed(f"cannot connect to {self.describe()}: {exc!r}") from exc
-        return Connection(sock)
+        return Connection(sock, limit)
 
     async def aconnect(self, limit: float | None) -> LoopConnection:
         """A fresh connection on the running loop (raises ``ConnectFailed``)."""

@@ -126,6 +126,7 @@ class Http1Client:
         head: Head | None = None
         body = _Body()
         try:
+            parser.feed(_recv(connection.sock))  # a fresh parser needs bytes before any event
             while (event := parser.next_event()) is not True:
                 if event is None:
                     parser.feed(_recv(connection.sock))
@@ -163,7 +164,7 @@ class Http1Client:
         connection = self.pool.take() or self.pool.connect(_limit(timeout, connect_timeout))
         for attempt in (1, 2):
             try:
-                connection.sock.settimeout(timeout)
+                connection.set_timeout(timeout)
                 connection.sock.sendall(payload[0])
                 if payload[1] is not None:
                     connection.sock.sendall(payload[1])
@@ -191,6 +192,7 @@ class Http1Client:
         head: Head | None = None
         body = _Body()
         try:
+            parser.feed(await connection.recv(timeout))  # nothing to parse before the first bytes
             while (event := parser.next_event()) is not True:
                 if event is None:
                     parser.feed(await connection.recv(timeout))

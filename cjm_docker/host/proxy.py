@@ -91,20 +91,20 @@ class RemotePluginProxy(PluginInterface):
     def _crashed(self, exc: WorkerUnreachable, during: str) -> CjmDockerError:
         return self.container.crash_error(during) or exc
 
-    def _misfit(self, exc: PluginCallError, args: tuple, kwargs: dict,
-                stream: bool) -> PluginArgumentError | None:
-        """The clear error for a call that does not fit the plugin's recorded signature, when
-        the plugin answered it with a ``TypeError`` (None: the plugin's error stands).
+    def _refuse_misfit(self, exc: PluginCallError, args: tuple, kwargs: dict,
+                       stream: bool) -> None:
+        """Raise the clear ``PluginArgumentError`` when a call the plugin answered with a
+        ``TypeError`` does not fit its recorded signature; return (the plugin's error stands)
+        otherwise.
 
         Checked after the fact, so a call that fits (every call on the hot path) pays nothing.
         """
         if exc.remote_type != "TypeError":
-            return None
+            return
         try:
             check_call(self.manifest.model_dump(by_alias=True), args, kwargs, stream=stream)
         except PluginArgumentError as misfit:
-            return misfit
-        return None
+            raise misfit from exc
 
     # -- calls ------------------------------------------------------------------------------
 
@@ -123,10 +123,8 @@ class RemotePluginProxy(PluginInterface):
         except WorkerUnreachable as exc:
             raise self._crashed(exc, "execute") from exc
         except PluginCallError as exc:
-            misfit = self._misfit(exc, args, kwargs, stream=False)
-            if misfit is None:
-                raise
-            raise misfit from exc
+            self._refuse_misfit(exc, args, kwargs, stream=False)
+            raise
         finally:
             if call is not None:
                 call.discard()
@@ -139,10 +137,8 @@ class RemotePluginProxy(PluginInterface):
         except WorkerUnreachable as exc:
             raise await asyncio.to_thread(self._crashed, exc, "execute") from exc
         except PluginCallError as exc:
-            misfit = self._misfit(exc, args, kwargs, stream=False)
-            if misfit is None:
-                raise
-            raise misfit from exc
+            self._refuse_misfit(exc, args, kwargs, stream=False)
+            raise
         finally:
             if call is not None:
                 call.discard()
@@ -155,10 +151,8 @@ class RemotePluginProxy(PluginInterface):
         except WorkerUnreachable as exc:
             raise self._crashed(exc, "a stream") from exc
         except PluginCallError as exc:
-            misfit = self._misfit(exc, args, kwargs, stream=True)
-            if misfit is None:
-                raise
-            raise misfit from exc
+            self._refuse_misfit(exc, args, kwargs, stream=True)
+            raise
         finally:
             if call is not None:
                 call.discard()
@@ -173,10 +167,8 @@ class RemotePluginProxy(PluginInterface):
         except WorkerUnreachable as exc:
             raise await asyncio.to_thread(self._crashed, exc, "a stream") from exc
         except PluginCallError as exc:
-            misfit = self._misfit(exc, args, kwargs, stream=True)
-            if misfit is None:
-                raise
-            raise misfit from exc
+            self._refuse_misfit(exc, args, kwargs, stream=True)
+            raise
         finally:
             if call is not None:
                 call.discard()
