@@ -50,6 +50,17 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True)
+class HelperLimits:
+    """The limits of a build step's container (a plugin's install scripts run there)."""
+
+    memory_bytes: int | None = None
+    nano_cpus: int | None = None
+    pids: int | None = 512
+    log_max_size: str = "10m"
+    log_max_files: int = 3
+
+
+@dataclass(frozen=True)
 class ContainerState:
     """What the engine says about a container right now."""
 

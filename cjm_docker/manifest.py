@@ -44,7 +44,7 @@ class ResourceLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     memory_bytes: int | None = Field(default=None, gt=0)
     nano_cpus: int | None = Field(default=None, gt=0)
-    pids: int | None = Field(default=512, gt=0)
+    pids: int | None = Field(default=None, gt=0)
     gpu: GpuRequest | None = None
 
 

@@ -10,14 +10,14 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from docker.types import Mount
+from docker.types import LogConfig, Mount
 
 from cjm_docker import labels as labels_ns
 from cjm_docker.engine.builds import BuildLog
 from cjm_docker.engine.containers import ContainerCalls
 from cjm_docker.engine.images import ImageCalls
 from cjm_docker.engine.translation import translated
-from cjm_docker.engine_types import BindMount, split_reference
+from cjm_docker.engine_types import BindMount, HelperLimits, split_reference
 from cjm_docker.errors import BuildError, ImageError
 
 
@@ -88,14 +88,15 @@ class CommitCalls(ImageCalls, ContainerCalls):
 
     def commit_step(self, image: str, command: list[str], build_dir: BindMount,
                     cache: tuple[str, str], labels: dict[str, str], timeout: float, *,
-                    memory_bytes: int | None = None, on_output: Callable[[str], None] | None = None,
+                    limits: HelperLimits | None = None, on_output: Callable[[str], None] | None = None,
                     plugin: str | None = None, step: str = "",
                     helper_labels: dict[str, str] | None = None,
                     on_status: Callable[[str], None] | None = None,
                     remove: Callable[[str], None] | None = None) -> str:
         """One build step as the classic builder cannot do it: run ``command`` as root in a
         container of ``image`` with the bridge network, ``build_dir`` bind-mounted and the named
-        volume ``cache = (name, target)`` mounted, then commit the container as one layer.
+        volume ``cache = (name, target)`` mounted, then commit the container as one layer. The
+        container runs under ``limits`` (memory, CPU, processes, log size; the defaults when none).
 
         The image's own settings (Cmd, Entrypoint, Env, User, WorkingDir) are kept, so nothing
         of the step's container reaches the image but its files and ``labels``; mounts are
@@ -113,6 +114,7 @@ class CommitCalls(ImageCalls, ContainerCalls):
                 step's output attached).
         """
         config = self._source_config(image, plugin)
+        bounds = limits or HelperLimits()
         what = f"Image build failed in the {step or 'build'} step"
         log = BuildLog()
 
@@ -125,8 +127,10 @@ class CommitCalls(ImageCalls, ContainerCalls):
                     mounts=[Mount(target=build_dir.target, source=build_dir.source, type="bind",
                                   read_only=build_dir.read_only),
                             Mount(target=cache[1], source=cache[0], type="volume")],
-                    network_mode="bridge", mem_limit=memory_bytes, memswap_limit=memory_bytes,
-                    pids_limit=4096)
+                    network_mode="bridge", mem_limit=bounds.memory_bytes,
+                    memswap_limit=bounds.memory_bytes, nano_cpus=bounds.nano_cpus,
+                    pids_limit=bounds.pids, log_config=LogConfig(type="json-file", config={
+                        "max-size": bounds.log_max_size, "max-file": str(bounds.log_max_files)}))
                 return self.api.create_container(
                     image, command=command, user="0:0", host_config=host_config, name=name,
                     labels={**(helper_labels or {}), labels_ns.MANAGED: "true",

@@ -254,7 +254,8 @@ class ImageBuilder:
         """Build what the prepared plugin needs; the id of the image to introspect."""
         spec, engine = prepared.spec, self.engine
         on_event = lambda e: self.reporter.event(spec.name, e)  # noqa: E731
-        memory = spec.runtime.resources.memory_bytes or self.config.docker.limits.memory_bytes
+        limits = describe.helper_limits(spec, self.config)
+        memory = limits.memory_bytes   # all the classic builder can bound
         if prepared.plan is not None:
             plan = prepared.plan
             return journaled_build(engine, _stream(plan.context_files()),
@@ -273,7 +274,7 @@ class ImageBuilder:
                             package_cache=docker.package_cache,
                             stack_repository=docker.stack_repository,
                             namespace=docker.image_prefix,
-                            proxies=self.settings.proxies, memory_bytes=memory,
+                            proxies=self.settings.proxies, limits=limits,
                             owner=self._owner(), on_event=on_event)
         return runner.build(layers, runtime_tag, plugin=spec.name, nocache=nocache)
 

@@ -18,6 +18,7 @@ from cjm_docker import envvars, labels
 from cjm_docker._version import __version__
 from cjm_docker.config import CjmConfig
 from cjm_docker.engine import BindMount, ContainerSpec, Engine
+from cjm_docker.engine_types import HelperLimits
 from cjm_docker.errors import IntrospectionError, ManifestError
 from cjm_docker.images.introspect import BEGIN, END
 from cjm_docker.images.render import HOME, USER_ID
@@ -36,6 +37,16 @@ def image_variables(spec: PluginSpec) -> dict[str, str]:
     return dict(spec.environment.variables) if spec.environment else {}
 
 
+def helper_limits(spec: PluginSpec, config: CjmConfig) -> HelperLimits:
+    """A helper container's limits (introspection, build steps): the plugin's ``resources:``,
+    else cjm.yaml's ``docker.limits``."""
+    wanted, limits = spec.runtime.resources, config.docker.limits
+    return HelperLimits(memory_bytes=wanted.memory_bytes or limits.memory_bytes,
+                        nano_cpus=wanted.nano_cpus or limits.nano_cpus,
+                        pids=wanted.pids or limits.pids, log_max_size=limits.log_max_size,
+                        log_max_files=limits.log_max_files)
+
+
 def introspection_container(image_id: str, spec: PluginSpec, python_path: str,
                             config: CjmConfig, owner: dict[str, str] | None = None) -> ContainerSpec:
     """The one-off container that runs ``cjm_docker.images.introspect`` in the image.
@@ -44,7 +55,7 @@ def introspection_container(image_id: str, spec: PluginSpec, python_path: str,
     ``cjm-ctl gc`` removes the container if that process dies before it does.
     """
     data_root = str(config.plugin_data_dir)
-    limits = config.docker.limits
+    limits = helper_limits(spec, config)
     env = image_variables(spec) | dict(spec.runtime.env) | {envvars.PLUGIN_DATA_ROOT: data_root,
                                                              "HOME": HOME}
     mounts: tuple[BindMount, ...] = ()
@@ -58,9 +69,7 @@ def introspection_container(image_id: str, spec: PluginSpec, python_path: str,
                 labels.PLUGIN: spec.name, labels.VERSION: __version__, **(owner or {})},
         env=env, mounts=mounts, network=None, tmpfs={data_root: "rw,mode=1777"},
         user=f"{USER_ID}:{USER_ID}",
-        mem_limit_bytes=spec.runtime.resources.memory_bytes or limits.memory_bytes,
-        nano_cpus=spec.runtime.resources.nano_cpus or limits.nano_cpus,
-        pids_limit=spec.runtime.resources.pids or limits.pids,
+        mem_limit_bytes=limits.memory_bytes, nano_cpus=limits.nano_cpus, pids_limit=limits.pids,
         log_max_size=limits.log_max_size, log_max_files=limits.log_max_files,
     )
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cjm_docker import labels
 from cjm_docker.engine import BindMount, BuildEvent, Engine
+from cjm_docker.engine_types import HelperLimits
 from cjm_docker.images.layers import BUILD_DIR, CACHE_DIR, LayerStep, PluginLayers
 
 STEP_TIMEOUT_S = 1800.0
@@ -54,14 +55,14 @@ class StepRunner:
         stack_repository: where stack images are tagged.
         namespace: the plugin images' prefix (labelled on their layers, for gc).
         proxies: build-only environment (never stored).
-        memory_bytes: the memory limit of each step's container.
+        limits: each step's container's limits (memory, CPU, processes, log size).
         owner: labels naming the installing process, put on each step's container (for gc).
         on_event: progress.
     """
 
     def __init__(self, engine: Engine, *, work_root: Path, package_cache: str,
                  stack_repository: str, namespace: str = "", proxies: tuple[tuple[str, str], ...] = (),
-                 memory_bytes: int | None = None, owner: dict[str, str] | None = None,
+                 limits: HelperLimits | None = None, owner: dict[str, str] | None = None,
                  on_event: Callable[[BuildEvent], None] | None = None):
         self.engine = engine
         self.work_root = work_root
@@ -69,7 +70,7 @@ class StepRunner:
         self.stack_repository = stack_repository
         self.namespace = namespace
         self.proxies = proxies
-        self.memory_bytes = memory_bytes
+        self.limits = limits
         self.owner = {**(owner or {})}
         self.on_event = on_event or (lambda event: None)
 
@@ -141,7 +142,7 @@ class StepRunner:
                 parent, ["/bin/sh", f"{BUILD_DIR}/run.sh"],
                 BindMount(str(folder.resolve()), BUILD_DIR, read_only=True),
                 (self.package_cache, CACHE_DIR), step_labels, STEP_TIMEOUT_S,
-                memory_bytes=self.memory_bytes, plugin=plugin, step=f"{step.kind} ({step.title})",
+                limits=self.limits, plugin=plugin, step=f"{step.kind} ({step.title})",
                 on_output=lambda line: self.on_event(BuildEvent("output", line)),
                 helper_labels={**self.owner, labels.PLUGIN: plugin},
                 on_status=lambda phase: self.on_event(BuildEvent("status", f"{step.kind}: {phase}")),

@@ -71,7 +71,8 @@ class ResourcesSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     memory: str | int | None = Field(default=None, description="Memory limit, e.g. '512m', '2g'.")
     cpus: float | None = Field(default=None, gt=0, le=1024, description="CPU limit (fractions allowed).")
-    pids: int | None = Field(default=512, gt=0, description="Process/thread limit.")
+    pids: int | None = Field(default=None, gt=0, description=(
+        "Process/thread limit (default: cjm.yaml docker.limits.pids, 512)."))
     gpu: bool | int | GpuSpec | None = Field(
         default=None, description="true, a GPU count, or {count, min_memory_mb, allow_cpu_fallback}.")
 

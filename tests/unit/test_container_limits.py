@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from cjm_docker.config import load_config
+from cjm_docker.engine_types import HelperLimits
 from cjm_docker.errors import ConfigError
-from cjm_docker.images.describe import introspection_container
+from cjm_docker.images.describe import helper_limits, introspection_container
 from cjm_docker.spec.resolve import load_specs
 
 PLUGINS = Path(__file__).parents[1] / "plugins" / "plugins.yaml"
@@ -38,6 +40,21 @@ def test_cjm_yaml_changes_the_defaults(tmp_path):
     assert config.docker.max_answer_bytes == 8 << 20
     container = introspection_container("sha256:x", load_specs(PLUGINS)[1][0], Plan(), config)
     assert (container.mem_limit_bytes, container.log_max_size) == (1 << 30, "1m")
+    # a plugin that sets no `pids` takes cjm.yaml's (plugins.yaml's default once hid it)
+    assert (container.nano_cpus, container.pids_limit) == (500_000_000, 64)
+
+
+def test_build_helpers_get_the_plugin_resources_else_the_cjm_yaml_limits(tmp_path):
+    (tmp_path / "cjm.yaml").write_text("docker:\n  limits: {memory: 2g, cpus: 1, pids: 200}\n")
+    config = load_config(tmp_path / "cjm.yaml", data_dir=tmp_path)
+    spec = load_specs(PLUGINS)[1][0]
+    assert helper_limits(spec, config) == HelperLimits(memory_bytes=2 << 30, nano_cpus=10**9,
+                                                       pids=200)
+    own = dataclasses.replace(spec, runtime=spec.runtime.model_copy(update={
+        "resources": spec.runtime.resources.model_copy(update={"memory_bytes": 1 << 30,
+                                                               "pids": 64})}))
+    assert helper_limits(own, config) == HelperLimits(memory_bytes=1 << 30, nano_cpus=10**9,
+                                                      pids=64)
 
 
 @pytest.mark.parametrize("bad", ["memory: lots", "cpus: 0", "pids: -1",
