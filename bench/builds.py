@@ -14,7 +14,9 @@ package-cache volume), all removed at the end. Figures:
     env install      the first stack plugin's stack + deps steps, empty cache, vs the floor:
                      `uv pip install` with the steps' flags (--no-deps --compile-bytecode
                      --link-mode copy) of the same locked requirements into a host venv with an
-                     empty cache, run just before and just after; their mean (goal: <= 1.3 x)
+                     empty cache. Interleaved: floor, install, floor, install again (every step
+                     run anew, cache emptied), floor, ... (--rounds installs, default 3); the
+                     median install over the median floor (goal: <= 1.3 x)
                      Also printed: each step's phases (create, run, commit; uv's own download,
                      install and compile timings within the run), the floor's uv timings, and
                      uv with its default flags (hardlinks, no bytecode) for reference.
@@ -31,6 +33,7 @@ import json
 import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +45,7 @@ from cjm_docker.config import load_config
 from cjm_docker.engine import BuildEvent, Engine
 from cjm_docker.images.build import ImageBuilder
 from cjm_docker.images.lock import uv_binary
+from cjm_docker.images.steps import StepRunner
 from cjm_docker.spec.resolve import PluginSpec, load_specs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,6 +161,33 @@ def stack_requirements(builder: ImageBuilder, spec: PluginSpec) -> list[str]:
     return [p.requirement for p in layers.lock.packages if not p.local and p.name not in runtime]
 
 
+def env_again(builder: ImageBuilder, engine: Engine, clock: StepClock, spec: PluginSpec
+              ) -> tuple[float, dict[str, dict[str, float]]]:
+    """The plugin's steps once more, every one run (nocache) with an empty package cache: the
+    environment's seconds (stack and deps steps) and their phases. The images it made are
+    removed and the stack tag is given back to the first stack image (the other stack plugins
+    must build on the one the first plugin's image holds)."""
+    prepared = builder.prepare(spec)
+    assert prepared.layers is not None and prepared.runtime_tag is not None
+    assert prepared.stack_tag is not None
+    first_stack = (engine.image_inspect(prepared.stack_tag) or {})["Id"]
+    docker = builder.config.docker
+    engine.remove_volume(docker.package_cache)
+    runner = StepRunner(engine, work_root=builder.config.data_dir / "build",
+                        package_cache=docker.package_cache,
+                        stack_repository=docker.stack_repository, namespace=docker.image_prefix,
+                        on_event=lambda event: clock.event(spec.name, event))
+    clock.start(spec.name, "again")
+    top = runner.build(prepared.layers, prepared.runtime_tag, plugin=spec.name, nocache=True)
+    clock.finish(spec.name, True, "")
+    engine.remove_image(top, force=True)
+    made_stack = (engine.image_inspect(prepared.stack_tag) or {})["Id"]
+    engine.tag_image(first_stack, prepared.stack_tag)
+    engine.remove_image(made_stack, force=True)
+    return (clock.seconds("stack:") + clock.seconds("deps:"),
+            {kind: clock.phases(kind) for kind in ("stack", "deps")})
+
+
 def trivial_figures(builder: ImageBuilder, engine: Engine, by_name: dict, root: Path, base: str,
                     count: int, results: dict[str, object]) -> None:
     """Cold build, second plugin, N plugins' disk, dependency-change rebuild."""
@@ -190,6 +221,8 @@ def trivial_figures(builder: ImageBuilder, engine: Engine, by_name: dict, root: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plugins", type=int, default=10, help="trivial plugins to build")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="cold environment installs, each between two floor runs")
     parser.add_argument("--stack-only", action="store_true",
                         help="only the stack figures (disk of 3 plugins, env install vs floor)")
     args = parser.parse_args()
@@ -223,27 +256,40 @@ def main() -> None:
             builder.install(by_name["echo-0"], nocache=True)  # the runtime, without the cache
         else:
             trivial_figures(builder, engine, by_name, root, base, args.plugins, results)
+        spec = by_name["stack-0"]
+        requirements = stack_requirements(builder, spec)
+        floors = [floor_install(requirements)]
         engine.remove_volume(f"{tag}-cache")  # the environment install starts empty
-        floor_before, _ = floor_install(stack_requirements(builder, by_name["stack-0"]))
-        first = builder.install(by_name["stack-0"])
-        env_s = clock.seconds("stack:") + clock.seconds("deps:")
-        phases = {kind: clock.phases(kind) for kind in ("stack", "deps")}
-        requirements = stack_requirements(builder, by_name["stack-0"])
-        floor_after, floor_phases = floor_install(requirements)
-        floor = (floor_before + floor_after) / 2
+        first = builder.install(spec)
+        rounds = [(clock.seconds("stack:") + clock.seconds("deps:"),
+                   {kind: clock.phases(kind) for kind in ("stack", "deps")})]
+        floors.append(floor_install(requirements))
+        for _ in range(1, args.rounds):
+            rounds.append(env_again(builder, engine, clock, spec))
+            floors.append(floor_install(requirements))
         plain, _ = floor_install(requirements, ("--no-deps",))
+        env_s = statistics.median(r[0] for r in rounds)
+        floor = statistics.median(f[0] for f in floors)
+        ratios = [r[0] / ((floors[i][0] + floors[i + 1][0]) / 2) for i, r in enumerate(rounds)]
+        phases = {kind: {name: round(statistics.median(r[1][kind].get(name, 0.0) for r in rounds), 2)
+                         for name in rounds[0][1][kind]} for kind in ("stack", "deps")}
+        floor_phases = {name: round(statistics.median(f[1].get(name, 0.0) for f in floors), 2)
+                        for name in floors[0][1]}
         results.update(env_install_s=round(env_s, 1), env_floor_s=round(floor, 1),
-                       env_floor_before_after_s=[round(floor_before, 1), round(floor_after, 1)],
                        env_install_ratio=round(env_s / floor, 3),
+                       env_rounds_s=[round(r[0], 1) for r in rounds],
+                       env_floors_s=[round(f[0], 1) for f in floors],
+                       env_round_ratios=[round(x, 3) for x in ratios],
                        env_plain_uv_s=round(plain, 1), env_plain_uv_ratio=round(env_s / plain, 3),
                        stack_first_build_s=round(first.seconds, 1),
                        env_install_phases=phases, env_floor_phases=floor_phases)
-        print(f"cold environment install ({len(requirements)} packages): {env_s:.1f} s vs "
-              f"floor {floor:.1f} s (before {floor_before:.1f}, after {floor_after:.1f}) "
-              f"= {env_s / floor:.3f} x")
+        print(f"cold environment install ({len(requirements)} packages), median of "
+              f"{len(rounds)}: {env_s:.1f} s vs floor {floor:.1f} s (median of {len(floors)}, "
+              f"run between them) = {env_s / floor:.3f} x; each round against the floors on "
+              f"either side: {', '.join(f'{x:.2f}' for x in ratios)}")
         for kind, split in phases.items():
             print(f"  {kind} step: " + ", ".join(f"{k} {v:.1f} s" for k, v in split.items()))
-        print("  floor (after): " + ", ".join(f"{k} {v:.1f} s" for k, v in floor_phases.items()))
+        print("  floor: " + ", ".join(f"{k} {v:.1f} s" for k, v in floor_phases.items()))
         print(f"  uv with its default flags (hardlinks, no bytecode): {plain:.1f} s "
               f"= {env_s / plain:.3f} x")
         stack_tags = [first.tag] + [builder.install(by_name[f"stack-{i}"]).tag
