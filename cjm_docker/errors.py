@@ -27,13 +27,15 @@
     │   │   └── AnswerTooLargeError    an answer or stream frame over the configured maximum
     │   ├── ArgumentError              an argument cannot cross (too deep, a bad key or type)
     │   └── PathNotVisibleError        a path argument the container cannot see
+    ├── EncodingError                  a value the codec cannot carry as JSON (names where it sits)
     ├── SchedulingError                the scheduler refused to admit a call (carries the reason)
     │   └── GpuUnavailableError        a plugin needs a GPU this engine cannot give it
     └── QueueError                     the job queue refused a request or lost its journal
         ├── UnknownJobError            no job has that id, in memory or in the journal (a ValueError)
         ├── JobWaitTimeoutError        wait_for_job gave up before the job ended (a TimeoutError)
         ├── JobInterruptedError        the host stopped while the job ran (recorded, not raised)
-        └── JournalError               the job journal cannot be opened, is in use, or failed a write
+        ├── JournalError               the job journal cannot be opened, is in use, or failed a write
+        └── JournalRowError            one journaled job's arguments cannot be read back
 
 Foreign exceptions (docker SDK, requests, socket errors, yaml, pydantic) are translated where they are caught,
 always re-raised ``from`` the original so ``--debug`` shows both.
@@ -257,6 +259,23 @@ class PathNotVisibleError(PluginError):
     """A path argument lies outside every folder mounted into the container."""
 
 
+class EncodingError(CjmDockerError):
+    """A value cannot be carried as JSON under the rules of ``cjm_docker.codec``.
+
+    Raised in the worker for a result (it reaches the caller as ``PluginCallError``); on the
+    host an argument becomes ``ArgumentError`` and a journaled job is kept unjournaled.
+
+    Attributes:
+        path: where the value sits, e.g. ``result['items'][2]``.
+        type_name: the offending value's type ("" when the problem is not a type).
+    """
+
+    def __init__(self, message: str, *, path: str = "", type_name: str = ""):
+        self.path = path
+        self.type_name = type_name
+        super().__init__(message)
+
+
 class SchedulingError(CjmDockerError):
     """The scheduler refused a call (``reason`` says why)."""
 
@@ -316,3 +335,7 @@ class JournalError(QueueError):
     def __init__(self, message: str, *, path: str = "", hint: str | None = None):
         self.path = path
         super().__init__(message, hint=hint)
+
+
+class JournalRowError(QueueError):
+    """A journaled job's arguments cannot be read back (corrupt or foreign JSON)."""

@@ -13,42 +13,26 @@ from functools import cached_property
 from pathlib import Path, PurePath
 from typing import Any
 
-from cjm_docker.errors import ArgumentError, PathNotVisibleError, PluginError
+from cjm_docker.codec import Walk, plain_call
+from cjm_docker.errors import ArgumentError, EncodingError, PathNotVisibleError, PluginError
 from cjm_docker.host.exchange import call_started, place
 from cjm_docker.interface import FileBackedDTO
 
-_PLAIN = (str, int, float, bool, type(None))
-#: How deeply arguments may nest (lists and dicts in each other). Far above any real argument,
-#: far below the interpreter's recursion limit, so the walk and both JSON codecs stay safe.
-MAX_NESTING = 200
+__all__ = ["PreparedCall", "plain_call"]
 
 
-def plain_body(args: tuple, kwargs: dict) -> dict[str, Any] | None:
-    """The request body when every argument is a plain JSON scalar (the hot path: nothing to
-    convert, no file to place), else None."""
-    for value in args:
-        if type(value) not in _PLAIN:
-            return None
-    for value in kwargs.values():
-        if type(value) not in _PLAIN:
-            return None
-    return {"args": list(args), "kwargs": kwargs}
+class PreparedCall(Walk):
+    """Arguments ready for the wire, plus the exchange files to delete after the call.
 
-
-class _Refused(Exception):
-    """An argument JSON cannot carry (``where`` fills in as it propagates out)."""
-
-    def __init__(self, problem: str):
-        super().__init__(problem)
-        self.problem = problem
-        self.where: list[str] = []
-
-
-class PreparedCall:
-    """Arguments ready for the wire, plus the exchange files to delete after the call."""
+    The codec's rules walk each argument (``cjm_docker.codec``); what they do not cover is
+    handled here: a path the container can see crosses as its string, a FileBackedDTO as the
+    path of its file in the exchange folder, and everything else is refused before anything is
+    sent (``ArgumentError`` naming where it sits).
+    """
 
     def __init__(self, exchange: Path, visible: Sequence[Path], plugin: str,
                  exchange_root: Path | None = None):
+        super().__init__()
         self.exchange = exchange
         self.exchange_root = exchange_root or exchange
         self._visible = visible
@@ -61,13 +45,11 @@ class PreparedCall:
         return [p.resolve() for p in self._visible]
 
     def body(self, args: tuple, kwargs: dict) -> dict[str, Any]:
-        plain = plain_body(args, kwargs)
+        plain = plain_call(args, kwargs)
         if plain is not None:
             return plain
         try:
-            out_args = []
-            for index, value in enumerate(args):
-                out_args.append(self._root(value, f"args[{index}]"))
+            out_args = [self._root(value, f"args[{index}]") for index, value in enumerate(args)]
             return {"args": out_args,
                     "kwargs": {k: self._root(v, f"kwargs[{k!r}]") for k, v in kwargs.items()}}
         except BaseException:
@@ -76,51 +58,21 @@ class PreparedCall:
 
     def _root(self, value: Any, name: str) -> Any:
         try:
-            return self._convert(value, 0)
-        except _Refused as refused:
-            where = name + "".join(refused.where)
+            return self.convert(value, name)
+        except EncodingError as refused:
             raise ArgumentError(
-                f"Argument {where} for plugin '{self.plugin}' {refused.problem}; nothing was "
-                "sent.", plugin=self.plugin,
+                f"Argument {refused.path} for plugin '{self.plugin}' "
+                f"{refused.message[len(refused.path) + 1:]}; nothing was sent.", plugin=self.plugin,
                 hint="Pass JSON-compatible values (str, numbers, lists, dicts with string "
                      "keys); large or binary data as a FileBackedDTO.") from None
 
-    def _convert(self, value: Any, depth: int) -> Any:
-        """``value`` as JSON can carry it. Anything JSON cannot hold is refused here, before
-        the request is encoded; the refusal learns where it sits on its way out."""
-        if type(value) in _PLAIN:
-            return value
-        if depth >= MAX_NESTING:
-            raise _Refused(f"is nested more than {MAX_NESTING} levels deep")
+    def other(self, value: Any, depth: int) -> Any:
         if isinstance(value, PurePath):
             return self._visible_path(Path(value))
         if isinstance(value, FileBackedDTO) and not isinstance(value, type):
             since = call_started()
             return self._exchange_file(Path(value.to_temp_file()), since)
-        if isinstance(value, (list, tuple)):
-            items = []
-            for index, item in enumerate(value):
-                try:
-                    items.append(self._convert(item, depth + 1))
-                except _Refused as refused:
-                    refused.where.insert(0, f"[{index}]")
-                    raise
-            return items
-        if isinstance(value, dict):
-            converted = {}
-            for key, item in value.items():
-                if not isinstance(key, _PLAIN):
-                    raise _Refused(f"has a key {key!r:.80} of type {type(key).__name__}; "
-                                   "keys must be strings or numbers")
-                try:
-                    converted[key] = self._convert(item, depth + 1)
-                except _Refused as refused:
-                    refused.where.insert(0, f"[{key!r}]")
-                    raise
-            return converted
-        if isinstance(value, (str, int, float)):  # subclasses (a str enum, an int flag)
-            return value
-        raise _Refused(f"is a {type(value).__qualname__}, which JSON cannot carry")
+        return super().other(value, depth)
 
     def _visible_path(self, path: Path) -> str:
         resolved = path.resolve()

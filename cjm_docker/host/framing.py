@@ -53,19 +53,28 @@ class Head:
 #: ones are sent after it, never joined (a 200 MB argument is not copied again).
 INLINE_BODY = 1 << 16
 
+#: A request body: JSON bytes, or the pieces of a large one (``cjm_docker.codec.encode_pieces``).
+Content = bytes | list[bytes] | None
+
 
 def encode_request(method: str, path: str, fixed_headers: bytes,
-                   content: bytes | None) -> tuple[bytes, bytes | None]:
-    """A request as (bytes to send first, a large body to send after them or None)."""
+                   content: Content) -> tuple[bytes, ...]:
+    """A request as the parts to send one after another: the head (with a small body), then
+    a large body's pieces, never joined."""
     if content is None:
         extra = b"content-length: 0\r\n" if method in ("POST", "PUT") else b""
     else:
-        extra = b"content-type: application/json\r\ncontent-length: %d\r\n" % len(content)
+        length = sum(map(len, content)) if isinstance(content, list) else len(content)
+        extra = b"content-type: application/json\r\ncontent-length: %d\r\n" % length
     head = b"%s %s HTTP/1.1\r\n%s%s\r\n" % (method.encode("ascii"), path.encode("ascii"),
                                             fixed_headers, extra)
-    if content is not None and len(content) > INLINE_BODY:
+    if content is None:
+        return (head,)
+    if isinstance(content, list):
+        return (head, *content)
+    if len(content) > INLINE_BODY:
         return head, content
-    return (head + content if content else head), None
+    return (head + content,)
 
 
 # The parser's states: what the next bytes are.

@@ -31,6 +31,7 @@ from cjm_docker.host.framing import (
     AnswerParser,
     ConnectFailed,
     ConnectionBroke,
+    Content,
     Head,
     MalformedAnswer,
     encode_request,
@@ -102,13 +103,12 @@ class Http1Client:
         fixed = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         self._fixed_headers = f"host: {host}\r\n{fixed}".encode("latin-1")
 
-    def _payload(self, method: str, path: str,
-                 content: bytes | None) -> tuple[bytes, bytes | None]:
+    def _payload(self, method: str, path: str, content: Content) -> tuple[bytes, ...]:
         return encode_request(method, path, self._fixed_headers, content)
 
     # -- sync -------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, content: bytes | None = None, *,
+    def request(self, method: str, path: str, content: Content = None, *,
                 timeout: float | None = None, connect_timeout: float | None = None,
                 max_body: int | None = None) -> Answer:
         """Send one request and read the whole answer.
@@ -142,7 +142,7 @@ class Http1Client:
         assert head is not None
         return Answer(head.status, body.value())
 
-    def stream(self, method: str, path: str, content: bytes | None = None, *,
+    def stream(self, method: str, path: str, content: Content = None, *,
                timeout: float | None = None,
                connect_timeout: float | None = None) -> Generator[Head | bytes, None, None]:
         """Send one request; yield the answer's ``Head``, then its body as it arrives."""
@@ -159,15 +159,14 @@ class Http1Client:
         finally:  # an abandoned stream leaves its connection mid-answer: never reused
             self.pool.give_back(connection, ended and parser.reusable)
 
-    def _send(self, payload: tuple[bytes, bytes | None], timeout: float | None,
+    def _send(self, payload: tuple[bytes, ...], timeout: float | None,
               connect_timeout: float | None) -> Connection:
         connection = self.pool.take() or self.pool.connect(_limit(timeout, connect_timeout))
         for attempt in (1, 2):
             try:
                 connection.set_timeout(timeout)
-                connection.sock.sendall(payload[0])
-                if payload[1] is not None:
-                    connection.sock.sendall(payload[1])
+                for part in payload:  # a large body's pieces one by one, never joined
+                    connection.sock.sendall(part)
                 return connection
             except TimeoutError:
                 connection.close()
@@ -182,7 +181,7 @@ class Http1Client:
 
     # -- async ------------------------------------------------------------------------------
 
-    async def arequest(self, method: str, path: str, content: bytes | None = None, *,
+    async def arequest(self, method: str, path: str, content: Content = None, *,
                        timeout: float | None = None, connect_timeout: float | None = None,
                        max_body: int | None = None) -> Answer:
         """The async twin of ``request``."""
@@ -208,7 +207,7 @@ class Http1Client:
         assert head is not None
         return Answer(head.status, body.value())
 
-    async def astream(self, method: str, path: str, content: bytes | None = None, *,
+    async def astream(self, method: str, path: str, content: Content = None, *,
                       timeout: float | None = None,
                       connect_timeout: float | None = None) -> AsyncGenerator[Head | bytes, None]:
         """The async twin of ``stream``."""
@@ -226,7 +225,7 @@ class Http1Client:
         finally:
             self.pool.give_back_for_loop(connection, ended and parser.reusable)
 
-    async def _asend(self, payload: tuple[bytes, bytes | None], timeout: float | None,
+    async def _asend(self, payload: tuple[bytes, ...], timeout: float | None,
                      connect_timeout: float | None) -> LoopConnection:
         limit = _limit(timeout, connect_timeout)
         loop = asyncio.get_running_loop()

@@ -76,17 +76,16 @@ class LoopConnection(asyncio.Protocol):
         return (transport is not None and not transport.is_closing() and not self._eof
                 and not self._chunks)
 
-    def send(self, payload: tuple[bytes, bytes | None]) -> bool:
-        """Write a request (head, large body or None); False when the write failed at once
-        (then nothing of it can have run)."""
+    def send(self, payload: tuple[bytes, ...]) -> bool:
+        """Write a request (its head, then a large body's pieces); False when the write failed
+        at once (then nothing of it can have run)."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return False
         # Each write is sent at once when the socket takes it, else buffered by the transport
         # (not writelines: before Python 3.12 it joins the parts, copying a large body).
-        transport.write(payload[0])
-        if payload[1] is not None:
-            transport.write(payload[1])
+        for part in payload:
+            transport.write(part)
         return not transport.is_closing()
 
     async def recv(self, timeout: float | None) -> bytes:

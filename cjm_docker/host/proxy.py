@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from cjm_docker.codec import plain_call
 from cjm_docker.config import CjmConfig, get_config
 from cjm_docker.engine import Engine
 from cjm_docker.errors import (
@@ -20,7 +21,7 @@ from cjm_docker.errors import (
     WorkerUnreachable,
 )
 from cjm_docker.gpu_access import GpuRequest
-from cjm_docker.host.arguments import PreparedCall, plain_body
+from cjm_docker.host.arguments import PreparedCall
 from cjm_docker.host.channel import WorkerChannel
 from cjm_docker.host.container import PluginContainer
 from cjm_docker.host.handle import WorkerHandle
@@ -80,7 +81,7 @@ class RemotePluginProxy(PluginInterface):
 
     def _prepare(self, args: tuple, kwargs: dict) -> tuple[dict[str, Any], PreparedCall | None]:
         """The request body, and the call whose exchange files go after it (None: no files)."""
-        body = plain_body(args, kwargs)
+        body = plain_call(args, kwargs)
         if body is not None:  # the hot path: no paths to resolve, no files to place
             return body, None
         call = PreparedCall(self.container.exchange_folder() or self.config.exchange_dir,

@@ -9,15 +9,17 @@ the engine why.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from cjm_docker import wire
+from cjm_docker.codec import decode, encode_pieces
 from cjm_docker.errors import (
     AnswerTooLargeError,
+    ArgumentError,
+    EncodingError,
     PluginCallError,
     PluginCancelledError,
     PluginError,
@@ -31,7 +33,7 @@ from cjm_docker.host.framing import AnswerTooLarge
 from cjm_docker.host.http1 import ConnectFailed, ConnectionBroke, Http1Client, MalformedAnswer
 
 __all__ = ["CONTROL_TIMEOUT", "MAX_ANSWER_BYTES", "WorkerAddress", "WorkerClient",
-           "WorkerConnectError", "WorkerUnreachable", "encode_body"]
+           "WorkerConnectError", "WorkerUnreachable"]
 
 #: The largest answer (or stream frame) read from a worker, unless the caller says otherwise
 #: (cjm.yaml ``docker.max_answer_mb``): a plugin cannot make the host hold an unbounded body.
@@ -78,11 +80,6 @@ class _FrameSplitter:
         line, self._buffer = self._buffer + b"".join(self._parts), b""
         self._parts, self._held = [], 0
         return [line] if line else []
-
-
-def encode_body(value: Any) -> bytes:
-    """JSON-encode a request body (NaN allowed: both sides are Python)."""
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 class _Held:
@@ -159,12 +156,23 @@ class WorkerClient:
             raise WorkerUnreachable(f"Connection to the worker broke during {what}: {exc}",
                                     plugin=self.plugin) from exc
 
+    def _encoded(self, body: Any, path: str) -> bytes | list[bytes] | None:
+        """A request body by the codec's rules (a long string in pieces, never copied whole);
+        a value outside them is refused before anything is sent."""
+        if body is None:
+            return None
+        try:
+            return encode_pieces(body, "body")
+        except EncodingError as exc:
+            raise ArgumentError(f"The request body for {path} cannot be sent: {exc.message}.",
+                                plugin=self.plugin, hint="Pass JSON-compatible values.") from None
+
     # -- unary calls ------------------------------------------------------------------------
 
     def call(self, method: str, path: str, body: Any = None, *,
              timeout: float | None = CONTROL_TIMEOUT) -> Any:
         """Send one request and return the decoded answer (raises typed errors)."""
-        content = encode_body(body) if body is not None else None
+        content = self._encoded(body, path)
         with self._translated(f"{method} {path}", timeout):
             answer = self._http.request(method, path, content, timeout=timeout,
                                         connect_timeout=self.connect_timeout,
@@ -178,7 +186,7 @@ class WorkerClient:
     async def acall(self, method: str, path: str, body: Any = None, *,
                     timeout: float | None = CONTROL_TIMEOUT) -> Any:
         """The async twin of ``call``."""
-        content = encode_body(body) if body is not None else None
+        content = self._encoded(body, path)
         with self._translated(f"{method} {path}", timeout):
             answer = await self._http.arequest(method, path, content, timeout=timeout,
                                                connect_timeout=self.connect_timeout,
@@ -200,7 +208,7 @@ class WorkerClient:
         ``timeout`` bounds each silent stretch of the stream, not the whole stream.
         """
         frames = _FrameSplitter(self.max_answer_bytes)
-        events = self._http.stream("POST", path, encode_body(body), timeout=timeout,
+        events = self._http.stream("POST", path, self._encoded(body, path), timeout=timeout,
                                    connect_timeout=self.connect_timeout)
         with self._translated(f"stream {path}", timeout):
             try:
@@ -220,7 +228,7 @@ class WorkerClient:
                       timeout: float | None = None) -> AsyncIterator[Any]:
         """The async twin of ``stream``."""
         frames = _FrameSplitter(self.max_answer_bytes)
-        events = self._http.astream("POST", path, encode_body(body), timeout=timeout,
+        events = self._http.astream("POST", path, self._encoded(body, path), timeout=timeout,
                                     connect_timeout=self.connect_timeout)
         with self._translated(f"stream {path}", timeout):
             try:
@@ -240,7 +248,7 @@ class WorkerClient:
 
     def _frame(self, line: bytes) -> Iterator[Any]:
         try:
-            frame = json.loads(line)
+            frame = decode(line)
             kind = frame["type"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ProtocolError(f"Malformed stream frame from the worker: {line[:200]!r}",
@@ -258,13 +266,13 @@ class WorkerClient:
         if status < 300:
             head, text = held.text()  # the body is freed here: only the text and result remain
             try:
-                return json.loads(text) if text else None
+                return decode(text) if text else None
             except ValueError as exc:
                 raise ProtocolError(f"The worker answered {path} with non-JSON: "
                                     f"{head!r}", plugin=self.plugin) from exc
         content = held.take()
         try:
-            error = json.loads(content).get("error")
+            error = decode(content).get("error")
         except (ValueError, AttributeError):
             error = None
         if not isinstance(error, dict):

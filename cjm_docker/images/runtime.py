@@ -27,6 +27,7 @@ from cjm_docker.spec.resolve import host_python_version
 RUNTIME_FILES = (
     "__init__.py",
     "_version.py",
+    "codec/",
     "envvars.py",
     "errors.py",
     "interface.py",

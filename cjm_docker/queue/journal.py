@@ -25,14 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cjm_docker.errors import JournalError
-from cjm_docker.queue.codec import (
-    JournalRowError,
-    decode_call,
-    decode_value,
-    encode_call,
-    encode_value,
-)
+from cjm_docker.codec import decode_call, decode_value, encode_call, encode_value
+from cjm_docker.errors import JournalError, JournalRowError
 from cjm_docker.queue.job import Job, JobStatus
 
 try:  # Unix; elsewhere a second queue on the same journal is not detected

@@ -14,7 +14,6 @@ uvloop and httptools: it is baked into plugin images that have none of the host'
     lifecycle     HostState and its allowed transitions
     plugin_thread the single thread plugin code runs on
     streaming     NDJSON frames from the plugin thread to the event loop, in batches
-    encoding      results to JSON, with the types JSON lacks mapped
     failures      every error answer: status + the wire's ErrorBody
     shutdown      SIGTERM / lease expiry: cleanup within a grace period, then a certain exit
     lease         exits when the host stops renewing its lease file

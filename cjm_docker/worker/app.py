@@ -11,7 +11,6 @@ re-encoding on the hot paths (/execute, /execute_stream, /progress, /cancel). Fa
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
@@ -22,11 +21,11 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cjm_docker._version import __version__
+from cjm_docker.codec import decode, encode
 from cjm_docker.wire import ErrorCategory
 from cjm_docker.worker import openapi
 from cjm_docker.worker.auth import OPEN_PATHS, BearerAuth
 from cjm_docker.worker.calls import CallKind
-from cjm_docker.worker.encoding import encode
 from cjm_docker.worker.failures import CallFailed, bad_request, internal
 from cjm_docker.worker.fastpath import FastPath
 from cjm_docker.worker.host import PluginHost
@@ -188,8 +187,8 @@ def _parse_json(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        return decode(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise bad_request(f"the body is not valid JSON: {exc}") from None
 
 

@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from cjm_docker.worker.encoding import encode
+from cjm_docker.codec import encode
 from cjm_docker.worker.failures import unauthorized
 
 Scope = MutableMapping[str, Any]

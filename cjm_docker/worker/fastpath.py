@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from cjm_docker.worker.encoding import encode
+from cjm_docker.codec import encode
 from cjm_docker.worker.failures import CallFailed, internal
 
 log = logging.getLogger(__name__)

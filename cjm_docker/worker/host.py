@@ -18,6 +18,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 from cjm_docker._version import __version__
+from cjm_docker.codec import EncodingError, encode
 from cjm_docker.wire import PROTOCOL_VERSION
 from cjm_docker.worker.calls import Call, CallKind, Work
 from cjm_docker.worker.conventions import (
@@ -26,7 +27,6 @@ from cjm_docker.worker.conventions import (
     read_progress,
     reset_job_state,
 )
-from cjm_docker.worker.encoding import EncodingError, encode
 from cjm_docker.worker.failures import (
     CallFailed,
     encoding_failure,

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from cjm_docker.worker.encoding import EncodingError, describe_failure, encode
+from cjm_docker.codec import EncodingError, describe_failure, encode
 from cjm_docker.worker.failures import CallFailed, encoding_failure, log_failure, plugin_failure
 
 if TYPE_CHECKING:

@@ -17,10 +17,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cjm_docker.codec import EncodingError, encode
 from cjm_docker.errors import PathNotVisibleError, SpecError
 from cjm_docker.host.arguments import PreparedCall
 from cjm_docker.spec.plugins_file import load_plugins_file
-from cjm_docker.worker.encoding import EncodingError, encode
 
 pytestmark = pytest.mark.reliability
 

@@ -16,7 +16,7 @@ DOC = PACKAGE.parent / "docs" / "architecture.md"
 #: Each unit (a top-level module or folder of cjm_docker) and its layer: a unit may import
 #: units of its own layer or below, never above.
 LAYERS: dict[str, int] = {
-    **dict.fromkeys(["_version", "errors", "envvars", "labels", "wire",
+    **dict.fromkeys(["_version", "errors", "codec", "envvars", "labels", "wire",
                      "interface", "validation", "metadata", "manifest", "naming", "name_rule",
                      "engine_endpoint", "owner"], 0),
     **dict.fromkeys(["engine", "engine_types", "engine_kind", "gpu_access", "cdi", "spec",

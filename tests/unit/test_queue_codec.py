@@ -8,8 +8,8 @@ from pathlib import Path
 
 from test_queue_support import FakeManager, run
 
+from cjm_docker.codec import MAX_NESTING, decode_call, encode_call
 from cjm_docker.queue import JobQueue, JobStatus
-from cjm_docker.queue.codec import MAX_NESTING, decode_call, encode_call
 
 
 def round_trip(*args, **kwargs):

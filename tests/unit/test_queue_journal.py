@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from test_queue_support import FakeManager, run
 
+from cjm_docker.codec import decode_call, encode_call
 from cjm_docker.errors import JournalError
 from cjm_docker.queue import JobQueue, JobStatus
-from cjm_docker.queue.codec import decode_call, encode_call
 from cjm_docker.queue.journal import JobJournal
 
 HERE = Path(__file__).resolve().parent

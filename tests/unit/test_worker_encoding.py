@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cjm_docker.worker.encoding import EncodingError, encode, to_jsonable
+from cjm_docker.codec import EncodingError, encode, to_jsonable
 
 
 def roundtrip(value: Any) -> Any:
