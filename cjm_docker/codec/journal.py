@@ -60,9 +60,12 @@ def encode_call(args: tuple, kwargs: dict[str, Any]) -> tuple[str, str, bool]:
     try:
         if _plain(args, kwargs):
             return encode_text(list(args)), encode_text(kwargs), True
-        walk = _Journal()
-        return (encode_text(walk.convert(list(args), "args")),
-                encode_text(walk.convert(kwargs, "kwargs")), True)
+        walk = _Journal()  # each argument its own root, as on the wire: the same depth allowed
+        tagged = [walk.convert(value, f"args[{index}]") for index, value in enumerate(args)]
+        named = {key: walk.convert(value, f"kwargs[{key!r}]") for key, value in kwargs.items()}
+        if len(named) == 1 and next(iter(named)).startswith("$"):
+            named = {"$" + key: value for key, value in named.items()}
+        return encode_text(tagged), encode_text(named), True
     except (EncodingError, TypeError, ValueError) as exc:
         note = encode_text({"$unjournaled": str(exc)})
         return note, "{}", False
