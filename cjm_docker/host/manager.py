@@ -446,12 +446,14 @@ class PluginManager:
         Raises:
             SchedulingError: refused, with the scheduler's reason.
         """
-        if self._attachment_for(meta) is None:   # an attached plugin uses no local resources
+        # A scheduler that never refuses (the default) is not asked: its answer is known, and
+        # every call would pay for the asking. An attached plugin uses no local resources.
+        if self._scheduler.enforcing and self._attachment_for(meta) is None:
             self.resources.admit(meta)
 
     async def _admit_async(self, meta: PluginMeta) -> None:
         """``_admit`` that never blocks the event loop (eviction included)."""
-        if self._attachment_for(meta) is None:
+        if self._scheduler.enforcing and self._attachment_for(meta) is None:
             await self.resources.admit_async(meta)
 
     def execute_plugin(self, name: str, *args: Any, **kwargs: Any) -> Any:
