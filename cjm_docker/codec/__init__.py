@@ -35,7 +35,8 @@ The rules, the same on every path:
 
 Text is compact JSON in UTF-8. A string with a lone surrogate (which UTF-8 cannot hold) is
 written with ``\\udxxx`` escapes and reads back as the same string. A request body with a long
-string is written in pieces (``encode_pieces``), so a 200 MB argument is never copied whole.
+string is escaped and sent slice by slice (``encode_pieces``), so a 200 MB argument is never
+copied whole.
 
 Every plugin image holds this package (the worker imports it): the standard library and
 ``cjm_docker.errors`` only.
@@ -51,19 +52,12 @@ from cjm_docker.codec.journal import (
     encode_value,
 )
 from cjm_docker.codec.lowering import to_jsonable
+from cjm_docker.codec.pieces import PIECE, Pieces, encode_pieces
 from cjm_docker.codec.rules import MAX_NESTING, PLAIN, Refusal, Walk, plain_call
-from cjm_docker.codec.text import (
-    PIECE,
-    decode,
-    describe_failure,
-    encode,
-    encode_pieces,
-    encode_plain,
-    encode_text,
-)
+from cjm_docker.codec.text import decode, describe_failure, encode, encode_plain, encode_text
 from cjm_docker.errors import EncodingError, JournalRowError
 
-__all__ = ["MAX_NESTING", "PATH_TAG", "PIECE", "PLAIN", "EncodingError", "JournalRowError",
+__all__ = ["MAX_NESTING", "PATH_TAG", "PIECE", "PLAIN", "Pieces", "EncodingError", "JournalRowError",
            "Refusal", "Walk", "decode", "decode_call", "decode_value", "describe_failure",
            "encode", "encode_call", "encode_pieces", "encode_plain", "encode_text", "encode_value",
            "plain_call", "to_jsonable"]

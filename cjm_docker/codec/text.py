@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from json.encoder import encode_basestring, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from cjm_docker.codec.lowering import Unlowerable, to_jsonable
 from cjm_docker.codec.rules import Refusal, Walk, article, refuse, type_name
 from cjm_docker.errors import EncodingError
-
-#: A request body's string longer than this many characters is written in pieces of this size.
-PIECE = 1 << 20
 
 _SEPARATORS = (",", ":")
 _LOWERING = json.JSONEncoder(default=to_jsonable, allow_nan=True, ensure_ascii=False,
@@ -63,60 +59,6 @@ def encode_plain(value: Any, root: str = "body") -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         return _PLAIN_ASCII.encode(value).encode("ascii")
-
-
-def encode_pieces(value: Any, root: str = "body") -> bytes | list[bytes]:
-    """``encode_plain``, except that a body holding a string over ``PIECE`` characters in its
-    first two levels (a call's arguments) comes as a list of pieces, sent one after another:
-    the string is never copied whole (a 200 MB argument cost 400 MB as one text)."""
-    if not _holds_long_text(value, 2):
-        return encode_plain(value, root)
-    pieces: list[bytes] = []
-    _write(value, pieces, 2, root)
-    return pieces
-
-
-def _holds_long_text(value: Any, levels: int) -> bool:
-    kind = type(value)
-    if kind is str:
-        return len(value) > PIECE
-    if levels:
-        if kind is dict:
-            value = value.values()
-        elif kind is not list and kind is not tuple:
-            return False
-        for item in value:
-            if _holds_long_text(item, levels - 1):
-                return True
-    return False
-
-
-def _write(value: Any, out: list[bytes], levels: int, root: str) -> None:
-    kind = type(value)
-    if kind is str and len(value) > PIECE:
-        out.append(b'"')
-        for start in range(0, len(value), PIECE):
-            part = value[start:start + PIECE]
-            try:
-                out.append(encode_basestring(part).encode("utf-8")[1:-1])
-            except UnicodeEncodeError:
-                out.append(encode_basestring_ascii(part).encode("ascii")[1:-1])
-        out.append(b'"')
-    elif levels and kind is dict and all(type(key) is str for key in value):
-        out.append(b"{")
-        for index, (key, item) in enumerate(value.items()):
-            out.append((b"," if index else b"") + encode_plain(key) + b":")
-            _write(item, out, levels - 1, f"{root}[{key!r}]")
-        out.append(b"}")
-    elif levels and (kind is list or kind is tuple):
-        out.append(b"[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(b",")
-            _write(item, out, levels - 1, f"{root}[{index}]")
-        out.append(b"]")
-    else:
-        out.append(encode_plain(value, root))
 
 
 def encode_text(value: Any) -> str:

@@ -22,6 +22,7 @@ round (``bench/framing_bench.py``), so the call path keeps its own.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -53,28 +54,48 @@ class Head:
 #: ones are sent after it, never joined (a 200 MB argument is not copied again).
 INLINE_BODY = 1 << 16
 
-#: A request body: JSON bytes, or the pieces of a large one (``cjm_docker.codec.encode_pieces``).
-Content = bytes | list[bytes] | None
+#: A request body: JSON bytes, or the pieces of a large one, made while it is sent
+#: (``cjm_docker.codec.encode_pieces``).
+Content = bytes | Iterable[bytes] | None
 
 
 def encode_request(method: str, path: str, fixed_headers: bytes,
-                   content: Content) -> tuple[bytes, ...]:
+                   content: Content) -> Iterable[bytes]:
     """A request as the parts to send one after another: the head (with a small body), then
-    a large body's pieces, never joined."""
+    a large body, or a body in pieces as chunks (``Transfer-Encoding: chunked``: its length
+    is not known before the last piece is made). Iterable again, for a resend."""
     if content is None:
         extra = b"content-length: 0\r\n" if method in ("POST", "PUT") else b""
+    elif isinstance(content, bytes):
+        extra = b"content-type: application/json\r\ncontent-length: %d\r\n" % len(content)
     else:
-        length = sum(map(len, content)) if isinstance(content, list) else len(content)
-        extra = b"content-type: application/json\r\ncontent-length: %d\r\n" % length
+        extra = b"content-type: application/json\r\ntransfer-encoding: chunked\r\n"
     head = b"%s %s HTTP/1.1\r\n%s%s\r\n" % (method.encode("ascii"), path.encode("ascii"),
                                             fixed_headers, extra)
     if content is None:
         return (head,)
-    if isinstance(content, list):
-        return (head, *content)
+    if not isinstance(content, bytes):
+        return _Chunked(head, content)
     if len(content) > INLINE_BODY:
         return head, content
     return (head + content,)
+
+
+class _Chunked:
+    """A head, then a body of pieces as HTTP/1.1 chunks, one at a time."""
+
+    __slots__ = ("_head", "_pieces")
+
+    def __init__(self, head: bytes, pieces: Iterable[bytes]) -> None:
+        self._head = head
+        self._pieces = pieces
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._head
+        for piece in self._pieces:
+            if piece:  # an empty chunk would end the body
+                yield b"".join((b"%x\r\n" % len(piece), piece, b"\r\n"))
+        yield b"0\r\n\r\n"
 
 
 # The parser's states: what the next bytes are.

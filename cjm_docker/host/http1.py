@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Generator, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -103,7 +103,7 @@ class Http1Client:
         fixed = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         self._fixed_headers = f"host: {host}\r\n{fixed}".encode("latin-1")
 
-    def _payload(self, method: str, path: str, content: Content) -> tuple[bytes, ...]:
+    def _payload(self, method: str, path: str, content: Content) -> Iterable[bytes]:
         return encode_request(method, path, self._fixed_headers, content)
 
     # -- sync -------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ class Http1Client:
         finally:  # an abandoned stream leaves its connection mid-answer: never reused
             self.pool.give_back(connection, ended and parser.reusable)
 
-    def _send(self, payload: tuple[bytes, ...], timeout: float | None,
+    def _send(self, payload: Iterable[bytes], timeout: float | None,
               connect_timeout: float | None) -> Connection:
         connection = self.pool.take() or self.pool.connect(_limit(timeout, connect_timeout))
         for attempt in (1, 2):
@@ -225,7 +225,7 @@ class Http1Client:
         finally:
             self.pool.give_back_for_loop(connection, ended and parser.reusable)
 
-    async def _asend(self, payload: tuple[bytes, ...], timeout: float | None,
+    async def _asend(self, payload: Iterable[bytes], timeout: float | None,
                      connect_timeout: float | None) -> LoopConnection:
         limit = _limit(timeout, connect_timeout)
         loop = asyncio.get_running_loop()

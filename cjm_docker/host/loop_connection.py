@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import TypeVar
 
 from cjm_docker.host.framing import ConnectionBroke
@@ -76,7 +76,7 @@ class LoopConnection(asyncio.Protocol):
         return (transport is not None and not transport.is_closing() and not self._eof
                 and not self._chunks)
 
-    def send(self, payload: tuple[bytes, ...]) -> bool:
+    def send(self, payload: Iterable[bytes]) -> bool:
         """Write a request (its head, then a large body's pieces); False when the write failed
         at once (then nothing of it can have run)."""
         transport = self.transport

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cjm_docker import wire
-from cjm_docker.codec import decode, encode_pieces
+from cjm_docker.codec import Pieces, decode, encode_pieces
 from cjm_docker.errors import (
     AnswerTooLargeError,
     ArgumentError,
@@ -156,7 +156,7 @@ class WorkerClient:
             raise WorkerUnreachable(f"Connection to the worker broke during {what}: {exc}",
                                     plugin=self.plugin) from exc
 
-    def _encoded(self, body: Any, path: str) -> bytes | list[bytes] | None:
+    def _encoded(self, body: Any, path: str) -> bytes | Pieces | None:
         """A request body by the codec's rules (a long string in pieces, never copied whole);
         a value outside them is refused before anything is sent."""
         if body is None:

@@ -13,6 +13,7 @@ import pytest
 from cjm_docker.codec import (
     MAX_NESTING,
     PIECE,
+    Pieces,
     decode,
     decode_call,
     decode_value,
@@ -157,11 +158,25 @@ def test_only_results_lower_the_types_json_lacks(tmp_path: Path) -> None:
 def test_a_long_string_is_sent_in_pieces_that_join_to_the_same_text(text: str) -> None:
     body = {"args": [1, text], "kwargs": {"k": text, "n": None}}
     pieces = encode_pieces(body)
-    assert isinstance(pieces, list) and max(map(len, pieces)) <= 6 * PIECE
+    assert isinstance(pieces, Pieces) and max(map(len, pieces)) <= 6 * PIECE
     assert decode(b"".join(pieces)) == body
-    parts = encode_request("POST", "/execute", b"", pieces)
-    length = int(parts[0].split(b"content-length: ")[1].split(b"\r\n")[0])
-    assert length == sum(map(len, parts[1:]))
+    assert b"".join(pieces) == b"".join(pieces)          # iterable again: a resend starts over
+    head, *chunks = encode_request("POST", "/execute", b"", pieces)
+    assert b"transfer-encoding: chunked" in head and b"content-length" not in head
+    assert dechunked(b"".join(chunks)) == b"".join(pieces)
+
+
+def dechunked(data: bytes) -> bytes:
+    out, rest = [], data
+    while True:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if not size:
+            assert rest == b"\r\n"
+            return b"".join(out)
+        out.append(rest[:size])
+        assert rest[size:size + 2] == b"\r\n"
+        rest = rest[size + 2:]
 
 
 def test_a_small_body_is_one_piece_of_text() -> None:
