@@ -182,3 +182,10 @@ def dechunked(data: bytes) -> bytes:
 def test_a_small_body_is_one_piece_of_text() -> None:
     body = {"args": ["x"], "kwargs": {"steps": 1}}
     assert encode_pieces(body) == encode_plain(body) == b'{"args":["x"],"kwargs":{"steps":1}}'
+
+
+def test_a_config_body_outside_the_rules_is_refused_before_anything_is_sent(tmp_path: Path):
+    """It was a bare TypeError from json.dumps; no connection is attempted now."""
+    client = WorkerClient(WorkerAddress(socket_path=str(tmp_path / "none.sock")), TOKEN, "p")
+    with pytest.raises(ArgumentError, match=r"body\['k'\] is a set, which JSON cannot carry"):
+        client.call("POST", "/initialize", {"k": {1, 2}})
