@@ -33,12 +33,16 @@ class Connection:
     """One open socket to the worker, and the timeout it has (``settimeout`` is a system call:
     made only when a request wants another)."""
 
-    __slots__ = ("sock", "idle_since", "timeout")
+    __slots__ = ("sock", "idle_since", "timeout", "_poller")
 
     def __init__(self, sock: socket.socket, timeout: float | None = _UNKNOWN_TIMEOUT) -> None:
         self.sock = sock
         self.idle_since = time.monotonic()
         self.timeout = timeout
+        # poll(), not select(): select fails for descriptors above 1023. One poller for the
+        # connection's life: a closed socket then polls as POLLNVAL, which is not usable either.
+        self._poller = select.poll()
+        self._poller.register(sock, select.POLLIN)
 
     def set_timeout(self, timeout: float | None) -> None:
         if timeout != self.timeout:
@@ -47,12 +51,10 @@ class Connection:
 
     def usable(self) -> bool:
         """Whether the worker still holds this connection open (and it is not stale)."""
-        if time.monotonic() - self.idle_since > MAX_IDLE_S:
-            return False
-        poller = select.poll()  # not select(): it fails for descriptors above 1023
+        if time.monotonic() - self.idle_since > MAX_IDLE_S or self.sock.fileno() < 0:
+            return False  # stale, or closed (its descriptor's number may be another's now)
         try:
-            poller.register(self.sock, select.POLLIN)
-            readable = poller.poll(0)
+            readable = self._poller.poll(0)
         except (OSError, ValueError):  # closed meanwhile
             return False
         # Nothing to read: open and quiet, as it should be. Readable: the worker closed it (or

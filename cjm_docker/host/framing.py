@@ -42,7 +42,7 @@ class MalformedAnswer(ConnectionBroke):
     """The bytes from the worker are not a well-formed HTTP/1.1 answer."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs a microsecond more per answer
 class Head:
     """An answer's final status line and headers (names lower-cased)."""
 

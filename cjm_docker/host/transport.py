@@ -3,7 +3,7 @@
 Calls of every kind (sync and async, unary and streams) go through one ``Http1Client`` and its
 one connection pool, over the Unix socket in the container's runtime folder or over TCP. Every
 worker answer is turned into a Python value or a typed ``cjm_docker`` error here, at one choke
-point (``_translated``); a broken connection becomes ``WorkerUnreachable`` so the proxy can ask
+point (``_fail``); a broken connection becomes ``WorkerUnreachable`` so the proxy can ask
 the engine why.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from cjm_docker import wire
 from cjm_docker.codec import Pieces, decode, encode_pieces
@@ -132,29 +132,37 @@ class WorkerClient:
     def describe(self) -> str:
         return self.address.describe()
 
-    @contextmanager
-    def _translated(self, what: str, timeout: float | None) -> Iterator[None]:
-        """The one place transport exceptions become ours (``what`` names the call)."""
-        try:
-            yield
-        except AnswerTooLarge as exc:
+    def _fail(self, exc: OSError, what: str, timeout: float | None) -> NoReturn:
+        """Raise ``exc`` as ours: the one place transport exceptions become cjm_docker errors
+        (``what`` names the call); any other ``OSError`` is raised as it is."""
+        if isinstance(exc, AnswerTooLarge):
             raise AnswerTooLargeError(
                 f"The worker's answer to {what} is {exc.size / 2**20:.1f} MiB, over the limit "
                 f"of {exc.limit / 2**20:.0f} MiB; it was not read.", plugin=self.plugin,
                 hint="Return large data as a file (a FileBackedDTO, or a path in the plugin's "
                      "data folder), or raise docker.max_answer_mb in cjm.yaml.") from None
-        except ConnectFailed as exc:
+        if isinstance(exc, ConnectFailed):
             raise WorkerConnectError(f"Cannot connect to the worker at {self.describe()} "
                                      f"for {what}: {exc}", plugin=self.plugin) from exc
-        except TimeoutError as exc:
+        if isinstance(exc, TimeoutError):
             raise WorkerTimeoutError(f"{what} got no answer within {timeout} s.",
                                      plugin=self.plugin) from exc
-        except MalformedAnswer as exc:
+        if isinstance(exc, MalformedAnswer):
             raise ProtocolError(f"The worker's answer to {what} is not valid HTTP/1.1: {exc}. "
                                 "The connection was closed.", plugin=self.plugin) from exc
-        except ConnectionBroke as exc:
+        if isinstance(exc, ConnectionBroke):
             raise WorkerUnreachable(f"Connection to the worker broke during {what}: {exc}",
                                     plugin=self.plugin) from exc
+        raise exc
+
+    @contextmanager
+    def _translated(self, what: str, timeout: float | None) -> Iterator[None]:
+        """``_fail`` around a stream's reads (a unary call catches with a plain ``try``: the
+        hot path pays for no context manager)."""
+        try:
+            yield
+        except OSError as exc:
+            self._fail(exc, what, timeout)
 
     def _encoded(self, body: Any, path: str) -> bytes | Pieces | None:
         """A request body by the codec's rules (a long string in pieces, never copied whole);
@@ -173,10 +181,12 @@ class WorkerClient:
              timeout: float | None = CONTROL_TIMEOUT) -> Any:
         """Send one request and return the decoded answer (raises typed errors)."""
         content = self._encoded(body, path)
-        with self._translated(f"{method} {path}", timeout):
+        try:
             answer = self._http.request(method, path, content, timeout=timeout,
                                         connect_timeout=self.connect_timeout,
                                         max_body=self.max_answer_bytes)
+        except OSError as exc:
+            self._fail(exc, f"{method} {path}", timeout)
         del content
         # Hand the body over (the answer keeps no reference): decoding frees it before parsing.
         held = _Held(answer.body)
@@ -187,10 +197,12 @@ class WorkerClient:
                     timeout: float | None = CONTROL_TIMEOUT) -> Any:
         """The async twin of ``call``."""
         content = self._encoded(body, path)
-        with self._translated(f"{method} {path}", timeout):
+        try:
             answer = await self._http.arequest(method, path, content, timeout=timeout,
                                                connect_timeout=self.connect_timeout,
                                                max_body=self.max_answer_bytes)
+        except OSError as exc:
+            self._fail(exc, f"{method} {path}", timeout)
         del content
         held = _Held(answer.body)
         answer.body = b""
