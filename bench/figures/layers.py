@@ -4,8 +4,9 @@ Runs bench/builds.py in a subprocess under private names (its own runtime, stack
 cache) and reads bench/out/builds.json: the cold build of echo, a second trivial plugin, the
 disk of ten trivial plugins and of three on one numpy/pandas/scipy stack, a rebuild after adding
 one small dependency, and the cold environment install against its floor: `uv pip install`
-with the same flags into a host venv, both with empty caches, the floor run just before and
-just after (their mean). Disk figures are `du -sb` of the layer folders beyond the base.
+with the same flags into a host venv, both with empty caches, in rounds interleaved with the
+floor (the median install over the median floor). Disk figures are `du -sb` of the layer
+folders beyond the base.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def layered_builds(bench: Bench) -> list[Figure]:
                goal="<= 1.3 x floor", goal_met=got["env_install_ratio"] <= 1.3,
                extra={"phases": got["env_install_phases"],
                       "floor_phases": got["env_floor_phases"],
-                      "floor_before_after_s": got["env_floor_before_after_s"],
+                      "rounds_s": got["env_rounds_s"], "floors_s": got["env_floors_s"],
+                      "round_ratios": got["env_round_ratios"],
                       "plain_uv_s": got["env_plain_uv_s"]}),
     ]
     return figures
