@@ -74,12 +74,13 @@ class _Server(uvicorn.Server):
         pass
 
 
-def _http_implementation() -> str:
+def _http_implementation() -> Any:
+    """httptools' parser, writing each answer in one piece (``coalesce.py``), when installed."""
     try:
-        import httptools  # noqa: F401
-    except ImportError:
+        from cjm_docker.worker.coalesce import TurnWriteProtocol
+    except ImportError:  # no httptools: uvicorn's h11 protocol
         return "h11"
-    return "httptools"
+    return TurnWriteProtocol
 
 
 def serve(app: Any, sock: socket.socket, *, on_signal: Callable[[int], None],
