@@ -96,9 +96,12 @@ class LoopConnection(asyncio.Protocol):
                     raise ConnectionBroke(
                         f"the connection broke reading the answer: {self._error!r}")
                 return b""
-            self._waiter = self.loop.create_future()
+            self._waiter = waiter = self.loop.create_future()
             try:
-                await wait_at_most(timeout, self._waiter)
+                if timeout is None:  # the usual execute: no timer, no coroutine in between
+                    await waiter
+                else:
+                    await wait_at_most(timeout, waiter)
             finally:
                 self._waiter = None
         data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
