@@ -13,7 +13,7 @@ PIP_INDEX_URL = "CJM_PIP_INDEX_URL"
 PIP_EXTRA_INDEX_URL = "CJM_PIP_EXTRA_INDEX_URL"
 BOOTSTRAP = "CJM_BOOTSTRAP"               # "auto" | "never" | "always"
 DEBIAN_MIRROR = "CJM_DEBIAN_MIRROR"
-STATE_DIR = "CJM_STATE_DIR"               # where installs record their data dirs (gc --images)
+STATE_DIR = "CJM_STATE_DIR"               # machine state for gc: data dirs, build journals
 LEASE_TIMEOUT = "CJM_LEASE_TIMEOUT"       # seconds a worker outlives its silent host
 
 # Standard proxy variables, passed through to builds when set on the host.
