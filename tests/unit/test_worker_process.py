@@ -22,18 +22,20 @@ import httpx
 import pytest
 
 from cjm_docker.wire import EXIT_LEASE_EXPIRED
-from tests.fixtures.worker_harness import REPO_ROOT, running_worker
+from tests.fixtures.worker_harness import REPO_ROOT, json_lines_floor_s, running_worker
 from tests.fixtures.worker_plugins import MARKER_ENV
 
-# Control-plane answers while an execute runs. Unloaded, p50 is ~1 ms and the worst ~3 ms; the
-# typical answer must stay under 50 ms, and none may wait for the execute (the old worker's
-# answered only after it ended). The worst case gets room for a CPU-starved CI machine, where
-# the OS scheduler, not the worker, sets the latency.
+# Control-plane answers while an execute runs. Unloaded, p50 is ~1 ms and the worst ~3 ms, busy
+# or idle; none may wait for the execute (the old worker's answered only after it ended). On a
+# CPU-starved CI machine the OS scheduler, not the worker, sets the latency, so the typical busy
+# answer is held to 50 ms or 3 idle answers measured in the same test, and every answer to
+# CONTROL_PLANE_WORST_S: one that waited for the execute (30 s) would take ten times that.
 CONTROL_PLANE_BUDGET_S = 0.050
-CONTROL_PLANE_WORST_S = 0.500
-# ~500k chunks/s unloaded; the floor only catches a collapse (batching is guarded exactly by
-# test_worker_stream.py::test_one_wake_up_per_wait_not_per_line).
-STREAM_FLOOR_CHUNKS_S = 25_000
+CONTROL_PLANE_WORST_S = 3.0
+# A stream over the socket takes 1-1.5 times json_lines_floor_s of its chunks, measured beside
+# it under the same load (idle or at load 15); the bound only catches a collapse (batching is
+# guarded exactly by test_worker_stream.py::test_one_wake_up_per_wait_not_per_line).
+STREAM_FLOORS = 5
 
 
 def free_port() -> int:
@@ -61,16 +63,10 @@ def test_control_plane_answers_in_milliseconds_during_execute(tmp_path: Path) ->
 
         def run() -> None:
             with worker.client(timeout=30) as client:
-                outcome["response"], outcome["elapsed"] = timed(
-                    lambda: client.post("/execute", json={"kwargs": {"seconds": 4}}))
+                outcome["response"], outcome["elapsed"] = timed(lambda: client.post(
+                    "/execute", json={"kwargs": {"seconds": 30, "steps": 180}}))
 
-        caller = threading.Thread(target=run)
-        caller.start()
-        with worker.client(timeout=5) as client:
-            deadline = time.monotonic() + 5
-            while not client.get("/progress").json()["busy"]:
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
+        def measure(client: httpx.Client) -> dict[str, list[float]]:
             latencies: dict[str, list[float]] = {"progress": [], "health": [], "stats": []}
             for _ in range(20):
                 for path in latencies:
@@ -78,20 +74,34 @@ def test_control_plane_answers_in_milliseconds_during_execute(tmp_path: Path) ->
                     assert response.status_code == 200
                     latencies[path].append(elapsed)
                 time.sleep(0.01)
+            return latencies
+
+        with worker.client(timeout=60) as client:
+            idle = measure(client)
+        caller = threading.Thread(target=run)
+        caller.start()
+        with worker.client(timeout=60) as client:
+            deadline = time.monotonic() + 60
+            while not client.get("/progress").json()["busy"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            busy = measure(client)
             assert client.get("/health").json()["status"] == "busy"
             answer, cancel_elapsed = timed(lambda: client.post("/cancel").json())
-        caller.join(timeout=10)
+        caller.join(timeout=60)
     assert answer == {"cancelled": True, "status": "cancelled"}
-    report = {path: f"p50 {statistics.median(v) * 1e3:.2f} ms, max {max(v) * 1e3:.2f} ms"
-              for path, v in latencies.items()}
+    report = {path: f"p50 {statistics.median(v) * 1e3:.2f} ms, max {max(v) * 1e3:.2f} ms "
+                    f"(idle p50 {statistics.median(idle[path]) * 1e3:.2f} ms)"
+              for path, v in busy.items()}
     print(f"\ncontrol plane during execute: {report}; cancel {cancel_elapsed * 1e3:.2f} ms")
-    for path, values in latencies.items():
-        assert statistics.median(values) < CONTROL_PLANE_BUDGET_S, (path, values)
+    for path, values in busy.items():
+        typical = max(CONTROL_PLANE_BUDGET_S, 3 * statistics.median(idle[path]))
+        assert statistics.median(values) < typical, (path, values, idle[path])
         assert max(values) < CONTROL_PLANE_WORST_S, (path, values)
-    assert cancel_elapsed < CONTROL_PLANE_BUDGET_S
+    assert cancel_elapsed < CONTROL_PLANE_WORST_S
     assert outcome["response"].status_code == 409
     assert outcome["response"].json()["error"]["category"] == "cancelled"
-    assert outcome["elapsed"] < 3.5  # stopped early, not after the full 4 s
+    assert outcome["elapsed"] < 15  # stopped early, not after the full 30 s
 
 
 def test_tcp_on_localhost(tmp_path: Path) -> None:
@@ -107,6 +117,7 @@ def test_stream_throughput_over_a_unix_socket(tmp_path: Path) -> None:
     chunks = 100_000
     with running_worker(tmp_path, "StreamPlugin") as worker:
         worker.wait_for_health()
+        floor = json_lines_floor_s(chunks)
         with worker.client(timeout=60) as client:
             received, started = 0, time.perf_counter()
             with client.stream("POST", "/execute_stream", json={"kwargs": {"n": chunks}}) as r:
@@ -114,10 +125,12 @@ def test_stream_throughput_over_a_unix_socket(tmp_path: Path) -> None:
                     frame = json.loads(line)
                     received += frame["type"] == "data"
             elapsed = time.perf_counter() - started
+        floor = max(floor, json_lines_floor_s(chunks))  # the load around it, either side
     rate = chunks / elapsed
-    print(f"\nstream over UDS: {chunks} chunks in {elapsed:.3f} s = {rate:,.0f} chunks/s")
+    print(f"\nstream over UDS: {chunks} chunks in {elapsed:.3f} s = {rate:,.0f} chunks/s "
+          f"= {elapsed / floor:.1f} floors of {floor:.3f} s")
     assert received == chunks and frame == {"type": "end"}
-    assert rate > STREAM_FLOOR_CHUNKS_S
+    assert elapsed < STREAM_FLOORS * floor
 
 
 def test_a_client_that_leaves_mid_stream_stops_the_generator(tmp_path: Path) -> None:
@@ -140,13 +153,14 @@ def test_a_client_that_leaves_mid_stream_stops_the_generator(tmp_path: Path) -> 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_runs_cleanup_then_exits_0(tmp_path: Path, signum: int) -> None:
     marker = tmp_path / "cleanup.txt"
-    with running_worker(tmp_path, "EchoPlugin", env={MARKER_ENV: str(marker)}) as worker:
+    with running_worker(tmp_path, "EchoPlugin", extra=["--grace", "30"],
+                        env={MARKER_ENV: str(marker)}) as worker:
         worker.wait_for_health()
         worker.signal(signum)
-        _, elapsed = timed(lambda: worker.wait_exit(timeout=10))
+        _, elapsed = timed(lambda: worker.wait_exit(timeout=60))
         assert worker.process is not None and worker.process.returncode == 0
     assert marker.read_text() == "echo\n"
-    assert elapsed < 2.5  # well before the 3 s grace would force it
+    assert elapsed < 15  # ~0.3 s unloaded: well before the 30 s grace would force it
     assert not worker.socket.exists()  # no stale socket left in the runtime folder
     assert f"received {signal.Signals(signum).name}" in worker.stderr()
 
@@ -167,10 +181,10 @@ def test_a_stuck_execute_does_not_outlive_the_grace_period(tmp_path: Path) -> No
             while not client.get("/progress").json()["busy"]:
                 time.sleep(0.01)
         worker.signal(signal.SIGTERM)
-        code, elapsed = timed(lambda: worker.wait_exit(timeout=10))
-        caller.join(timeout=5)
+        code, elapsed = timed(lambda: worker.wait_exit(timeout=60))
+        caller.join(timeout=30)
     assert code == 0
-    assert elapsed < 3.0  # grace 1 s, plus process teardown
+    assert elapsed < 15  # grace 1 s, plus process teardown (the call is stuck for good)
     assert marker.read_text() == "stuck\n"  # cleanup ran beside the stuck call
 
 
@@ -188,14 +202,14 @@ def test_an_expired_lease_shuts_the_worker_down(tmp_path: Path) -> None:
 
     threading.Thread(target=renew, daemon=True).start()
     with running_worker(tmp_path, "EchoPlugin", env={MARKER_ENV: str(marker)},
-                        extra=["--lease-file", str(lease), "--lease-timeout", "1"]) as worker:
+                        extra=["--lease-file", str(lease), "--lease-timeout", "2"]) as worker:
         worker.wait_for_health()
-        time.sleep(1.5)  # longer than the timeout: renewed, so it stays up
+        time.sleep(3)  # longer than the timeout: renewed, so it stays up
         assert worker.process is not None and worker.process.poll() is None
         renewing.clear()  # the host is gone
-        code, elapsed = timed(lambda: worker.wait_exit(timeout=10))
+        code, elapsed = timed(lambda: worker.wait_exit(timeout=60))
     assert code == EXIT_LEASE_EXPIRED   # a distinct status: the host's error says "lease expired"
-    assert elapsed < 5  # 1 s timeout + a check interval + cleanup, with room for a slow CI
+    assert elapsed < 20  # 2 s timeout + a check interval + cleanup; renewed, it never exits
     assert "host lease expired after" in worker.stderr()
     assert marker.read_text() == "echo\n"
 
@@ -209,9 +223,9 @@ def test_a_plugin_that_cannot_load_exits_3_at_once(tmp_path: Path, module: str,
     log_file = tmp_path / "logs" / "worker.log"
     with running_worker(tmp_path, class_name, module=module,
                         extra=["--log-file", str(log_file)]) as worker:
-        code, elapsed = timed(lambda: worker.wait_exit(timeout=20))
+        code, elapsed = timed(lambda: worker.wait_exit(timeout=60))
     assert code == 3
-    assert elapsed < 10
+    assert elapsed < 30  # its imports (~1 s unloaded; ~15 s at load 15), then exit
     for text in (worker.stderr(), log_file.read_text()):  # the host reads the log file
         assert f"FATAL: cannot load plugin {module}:{class_name}" in text
         assert "Traceback (most recent call last)" in text and expected in text
