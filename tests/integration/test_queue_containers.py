@@ -1,6 +1,6 @@
 """The job queue against real plugin containers: order, progress events, job-scoped logs,
 cooperative cancel, cancel that escalates to a container restart, crashes; the event loop is
-watched throughout and must never be late by 100 ms or more."""
+watched throughout and must never be late by MAX_LAG or more."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from cjm_docker.queue import EventKind, JobQueue, JobStatus, LoopLagMonitor
 pytestmark = pytest.mark.integration
 
 WORKBENCH = "cjm-test-workbench"
-MAX_LAG = 0.1
+# An engine call made on the loop (a container restart: seconds) would make it late by
+# seconds; a loop that never blocks is late only by the OS scheduler, up to ~0.25 s at load 15.
+MAX_LAG = 0.5
 
 
 def run(coro, timeout: float = 180.0):
@@ -35,10 +37,12 @@ def _container_id(manager) -> str:
     return manager.get_plugin(WORKBENCH).container.id
 
 
-async def _until_running(queue: JobQueue, job_id: str, settle: float = 0.3) -> None:
-    while queue.get_job(job_id).status is not JobStatus.RUNNING:
+async def _until_running(queue: JobQueue, job_id: str) -> None:
+    """Until the job's execute call runs in the container (its worker says busy)."""
+    proxy = queue.manager.get_plugin(WORKBENCH)
+    while (queue.get_job(job_id).status is not JobStatus.RUNNING
+           or not (await proxy.get_progress_async())["busy"]):
         await asyncio.sleep(0.01)
-    await asyncio.sleep(settle)  # the execute call is in the container now
 
 
 def _queue(manager, tmp_path: Path, **kwargs) -> JobQueue:
@@ -84,7 +88,7 @@ def test_cooperative_cancel_keeps_the_container(workbench, tmp_path):
     before = _container_id(workbench)
 
     async def scenario():
-        async with _queue(workbench, tmp_path, cancel_timeout=5.0) as queue, \
+        async with _queue(workbench, tmp_path, cancel_timeout=20.0) as queue, \
                 LoopLagMonitor() as lag:
             job_id = await queue.submit(WORKBENCH, "sleep", seconds=30)
             after = await queue.submit(WORKBENCH, "echo", text="next")
@@ -97,7 +101,7 @@ def test_cooperative_cancel_keeps_the_container(workbench, tmp_path):
 
     job, took, after, lag = run(scenario())
     assert job.status is JobStatus.CANCELLED and job.error is None
-    assert took < 2.0
+    assert took < 10.0  # cooperative (~0.1 s unloaded), long before cancel_timeout escalates
     assert _container_id(workbench) == before
     assert after.status is JobStatus.COMPLETED and after.result["text"] == "hello next"
     assert lag.max_lag < MAX_LAG, lag.report()

@@ -39,12 +39,16 @@ def hostile_manager(cjm_config, test_plugins, engine, tmp_path):
 
 def test_a_catastrophic_schema_is_refused_at_once_and_others_keep_running(hostile_manager):
     mgr = hostile_manager
+    started = time.perf_counter()
     assert mgr.load_plugin(WORKBENCH)
+    healthy = time.perf_counter() - started
     before = mgr.execute_plugin(WORKBENCH, action="echo")["pid"]
     started = time.perf_counter()
     with pytest.raises(PluginConfigError, match=HOSTILE):
         mgr.load_plugin(HOSTILE)
-    assert time.perf_counter() - started < 1.0
+    # At once: quicker than a healthy load measured here (~1 s unloaded); the pattern's
+    # backtracking would take minutes.
+    assert time.perf_counter() - started < max(1.0, healthy)
     assert mgr.execute_plugin(WORKBENCH, action="echo")["pid"] == before  # same container
 
 

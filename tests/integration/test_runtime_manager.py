@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -24,6 +25,12 @@ from cjm_docker.errors import (
 pytestmark = pytest.mark.integration
 
 WORKBENCH = "cjm-test-workbench"
+# A control-plane answer: ~2 ms unloaded, busy or idle. On a CPU-starved CI machine the OS
+# scheduler sets the latency, so the typical busy answer is held to 3 idle answers measured in
+# the same test, and every answer to ANSWER_LIMIT_S: one that waited for the execute (30 s)
+# would take ten times that.
+CONTROL_PLANE_BUDGET_S = 0.050
+ANSWER_LIMIT_S = 3.0
 
 
 def containers_of(engine, session: str) -> list:
@@ -60,29 +67,41 @@ def test_progress_and_cancel_answer_fast_during_a_long_execute(manager):
 
     def run() -> None:
         try:
-            outcome["result"] = manager.execute_plugin(WORKBENCH, action="sleep", seconds=5)
+            outcome["result"] = manager.execute_plugin(WORKBENCH, action="sleep", seconds=30)
         except Exception as exc:  # noqa: BLE001 - the test inspects it
             outcome["error"] = exc
 
-    worker = threading.Thread(target=run)
-    worker.start()
-    time.sleep(1.0)
-    latencies = []
-    for _ in range(10):
+    def timed_progress() -> tuple[dict, float]:
         started = time.perf_counter()
         progress = proxy.get_progress()
-        latencies.append(time.perf_counter() - started)
+        return progress, time.perf_counter() - started
+
+    idle = [timed_progress()[1] for _ in range(10)]
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not (progress := proxy.get_progress())["busy"] or progress["progress"] <= 0:
+        assert time.monotonic() < deadline, "the execute never started"
+        time.sleep(0.05)
+    latencies = []
+    for _ in range(10):
+        progress, latency = timed_progress()
+        latencies.append(latency)
         assert progress["busy"] is True
     assert 0 < progress["progress"] < 1
     started = time.perf_counter()
     assert proxy.cancel() is True
     cancel_latency = time.perf_counter() - started
-    worker.join(10)
-    print(f"progress p50 {sorted(latencies)[5] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms;"
-          f" cancel {cancel_latency * 1000:.1f} ms")
-    assert max(latencies) < 0.050 and cancel_latency < 0.050
+    worker.join(30)
+    typical = max(CONTROL_PLANE_BUDGET_S, 3 * statistics.median(idle))
+    print(f"progress p50 {statistics.median(latencies) * 1000:.1f} ms, max "
+          f"{max(latencies) * 1000:.1f} ms; cancel {cancel_latency * 1000:.1f} ms; idle p50 "
+          f"{statistics.median(idle) * 1000:.1f} ms")
+    assert statistics.median(latencies) < typical
+    assert max(latencies) < ANSWER_LIMIT_S and cancel_latency < ANSWER_LIMIT_S
     assert isinstance(outcome.get("error"), PluginCancelledError)
-    # Progress starts over with the next call (it was ~0.2 when cancelled).
+    # Progress starts over with the next call (it was above 0 when cancelled).
+    assert not worker.is_alive()
     assert proxy.get_progress()["progress"] in (0.0, 1.0) or proxy.get_progress()["busy"] is False
     manager.execute_plugin(WORKBENCH, action="echo")
     assert proxy.get_progress()["progress"] == 0.0
@@ -125,12 +144,19 @@ def test_async_execute(manager):
 
 
 def test_import_failure_fails_load_fast_with_log_tail_and_no_container(manager, engine):
+    """Fast: about as long as a healthy start of the same image (measured here, under the
+    same load), never the readiness timeout (start_timeout, 60 s)."""
+    started = time.perf_counter()
+    assert manager.load_plugin(WORKBENCH)
+    healthy = time.perf_counter() - started
+    assert manager.unload_plugin(WORKBENCH)
     started = time.perf_counter()
     with pytest.raises(PluginStartError) as info:
         manager.load_plugin("cjm-test-broken-import")
     elapsed = time.perf_counter() - started
-    print(f"import failure reported in {elapsed:.2f} s")
-    assert elapsed < 2.0
+    print(f"import failure reported in {elapsed:.2f} s (a healthy start: {healthy:.2f} s)")
+    assert elapsed < max(2.0, 3 * healthy)             # ~1 s unloaded, either way
+    assert elapsed < manager.config.docker.start_timeout / 4
     assert "cjm_test_plugins_missing_dependency" in str(info.value)
     assert info.value.exit_code == 3
     assert containers_of(engine, manager.session) == []
@@ -233,7 +259,7 @@ def test_hung_call_times_out_and_the_container_is_replaced(manager, engine):
     started = time.perf_counter()
     with pytest.raises(WorkerTimeoutError):
         manager.execute_plugin(WORKBENCH, action="sleep", seconds=30, cooperative=False)
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 15  # the 1 s timeout, not the 30 s call
     assert manager.execute_plugin(WORKBENCH, action="echo")["hostname"] != first
     assert len(containers_of(engine, manager.session)) == 1
 

@@ -128,7 +128,9 @@ def test_container_figures_match_docker_stats(engine, holder, source):
     assert ours.cpu_percent == pytest.approx(theirs["cpu_percent"], abs=20)
     assert 10 <= ours.cpu_percent <= 60
     if source == "cgroup":
-        assert next_read < 0.05                      # no engine round trip, no collector wait
+        # No collector wait (a whole window) and no engine stats round trip (longer still):
+        # a few cgroup files read, ~1 ms unloaded.
+        assert next_read < reader.window / 2
 
 
 def test_a_memory_limited_container_is_limited(engine, holder):

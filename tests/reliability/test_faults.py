@@ -173,7 +173,7 @@ def test_stalled_stream_times_out_and_the_container_is_replaced(manager, engine)
     started = time.perf_counter()
     with pytest.raises(WorkerTimeoutError):
         list(manager.execute_plugin_stream_sync(WORKBENCH, n=3, delay=30))
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 15  # the 1 s timeout, not the 30 s stall
     _assert_recovered(manager, engine, first)
 
 
@@ -189,7 +189,7 @@ def test_hung_async_execute_times_out_and_the_container_is_replaced(manager, eng
 
     started = time.perf_counter()
     asyncio.run(scenario())
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 15  # the 1 s timeout, not the 30 s call
     _assert_recovered(manager, engine, first)
 
 

@@ -1,5 +1,5 @@
 """The shipped example plugins: setup-runtime + install-all build them and write manifests;
-a second install-all builds nothing and takes at most 2 seconds."""
+a second install-all builds nothing and takes about as long as starting cjm-ctl at all."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
 CJM_CTL = str(Path(sys.executable).with_name("cjm-ctl"))
+# A no-op install-all is a cjm-ctl start plus reading two specs and asking the engine about
+# two images: ~1 s unloaded, where `cjm-ctl schema` (start, print, exit) takes ~0.5 s. At load
+# 15 both grow tenfold, so the bound is in starts measured beside it: a build, a pull or an
+# introspection container costs several seconds more than NOOP_STARTS starts.
 NOOP_LIMIT_S = 2.0
+NOOP_STARTS = 4
 
 
 def _env(root: Path) -> dict[str, str]:
@@ -73,17 +78,32 @@ def test_every_example_has_a_manifest_and_an_image(installed: Path, engine: Engi
         installed / "data" / "data" / "cjm-example-echo" / "history.log")
 
 
-def test_second_install_all_builds_nothing_within_two_seconds(installed: Path, engine: Engine) -> None:
+def _cjm_ctl_start_s(root: Path) -> float:
+    """Seconds a cjm-ctl process that does nothing much (``schema``) takes, the best of two."""
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        subprocess.run([CJM_CTL, "schema"], env=_env(root), capture_output=True, check=True,
+                       cwd=root)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def test_second_install_all_builds_nothing_in_a_few_cjm_ctl_starts(installed: Path,
+                                                                   engine: Engine) -> None:
     before = {p.name: p.read_text() for p in (installed / "data" / "manifests").glob("*.json")}
+    start_before = _cjm_ctl_start_s(installed)
     started = time.perf_counter()
     run = subprocess.run([CJM_CTL, "install-all", "--plugins", str(REPO / "plugins.yaml")],
                          env=_env(installed), capture_output=True, text=True, cwd=installed)
     elapsed = time.perf_counter() - started
-    print(f"\nno-op install-all (whole cjm-ctl process): {elapsed:.2f} s")
+    start = max(start_before, _cjm_ctl_start_s(installed))  # the load around it, either side
+    print(f"\nno-op install-all (whole cjm-ctl process): {elapsed:.2f} s; "
+          f"a cjm-ctl start: {start:.2f} s")
     assert run.returncode == 0, run.stderr
     assert "0 built, 2 up to date, 0 failed" in run.stdout
     assert "Step 1/" not in run.stdout  # docker build was not called
-    assert elapsed <= NOOP_LIMIT_S
+    assert elapsed <= max(NOOP_LIMIT_S, NOOP_STARTS * start)
     after = {p.name: p.read_text() for p in (installed / "data" / "manifests").glob("*.json")}
     assert after == before
 
