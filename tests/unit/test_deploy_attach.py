@@ -100,15 +100,19 @@ def test_async_execute_and_progress_in_attach_mode(manager, workers) -> None:
     async def scenario() -> tuple[Any, Any]:
         import asyncio
 
-        job = asyncio.create_task(manager.execute_plugin_async("slow", seconds=0.6, steps=6))
-        await asyncio.sleep(0.3)
-        progress = await manager.get_plugin("slow").get_progress_async()
+        job = asyncio.create_task(manager.execute_plugin_async("slow", seconds=3, steps=30))
+        proxy = manager.get_plugin("slow")
+        deadline = time.monotonic() + 60
+        while not (progress := await proxy.get_progress_async())["busy"] \
+                or progress["progress"] <= 0:  # until the call runs and reported a step
+            assert time.monotonic() < deadline and not job.done()
+            await asyncio.sleep(0.02)
         return await job, progress
 
     import asyncio
 
     result, progress = asyncio.run(scenario())
-    assert result == {"steps": 6}
+    assert result == {"steps": 30}
     assert progress["busy"] is True and 0 < progress["progress"] < 1
 
 

@@ -131,10 +131,12 @@ def test_job_logs_are_that_jobs_lines_only(tmp_path):
             ids = [await queue.submit("echo", log=f"job-{n}", sleep=0.01) for n in range(3)]
             for job_id in ids:
                 await queue.wait_for_job(job_id)
-            running = await queue.submit("echo", log="live", sleep=0.3)
-            await asyncio.sleep(0.1)
+            running = await queue.submit("echo", log="live", sleep=30)
+            while not manager.running.get("echo"):  # until it runs (and logged its first line)
+                await asyncio.sleep(0.005)
             live = queue.get_job_logs(running)
-            await queue.wait_for_job(running)
+            assert await queue.cancel(running)
+            await queue.wait_for_job(running, timeout=10)
             return ids, [queue.get_job_logs(i) for i in ids], live, queue.get_job_logs(ids[1], 1)
 
     ids, logs, live, tail = run(scenario())

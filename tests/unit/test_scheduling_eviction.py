@@ -139,7 +139,7 @@ def test_async_admission_and_eviction_never_block_the_loop(tmp_path, machine):
 
     def slow_cleanup():
         loop_thread.append(threading.get_ident())
-        time.sleep(0.3)                              # a container taking its time to stop
+        time.sleep(1.0)                              # a container taking its time to stop
         machine.remove(box_id)
 
     old.instance.cleanup = slow_cleanup
@@ -164,7 +164,7 @@ def test_async_admission_and_eviction_never_block_the_loop(tmp_path, machine):
 
 
 def test_queue_scheduler_evicts_first_then_waits(tmp_path, machine):
-    m = make_manager(tmp_path, machine, QueueScheduler(timeout=0.3, poll_interval=0.05))
+    m = make_manager(tmp_path, machine, QueueScheduler(timeout=30, poll_interval=0.05))
     loaded(m, machine, "busy", memory_mb=9000, last_executed=1)
     loaded(m, machine, "needy", memory_mb=100, ram_mb=6000)
     m._busy["busy"] = 1

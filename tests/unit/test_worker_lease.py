@@ -45,14 +45,16 @@ def test_the_watcher_calls_back_once_renewals_stop(tmp_path: Path) -> None:
     lease = tmp_path / "lease"
     lease.touch()
     expired = threading.Event()
-    watcher = LeaseWatcher(str(lease), 0.4, lambda reason: expired.set())
-    assert watcher.interval == pytest.approx(0.1)
+    # Renewed every 0.2 s against a 1.2 s timeout: only a renewal late by a whole second (a
+    # stall even a loaded CI machine does not have) would expire it.
+    watcher = LeaseWatcher(str(lease), 1.2, lambda reason: expired.set())
+    assert watcher.interval == pytest.approx(0.3)
     watcher.start()
-    for _ in range(6):  # renewed: holds
-        time.sleep(0.1)
+    for _ in range(8):  # renewed for longer than the timeout: holds
+        time.sleep(0.2)
         lease.touch()
     assert not expired.is_set()
-    assert expired.wait(2)  # no more renewals
+    assert expired.wait(30)  # no more renewals
 
 
 def test_timeout_must_be_positive(tmp_path: Path) -> None:
