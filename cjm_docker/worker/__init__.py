@@ -5,6 +5,7 @@ uvloop and httptools: it is baked into plugin images that have none of the host'
 
     __main__      the command line: options, token, log tee, lease, then serve
     server        binds the socket first, runs uvicorn with signals left to us
+    coalesce      uvicorn's httptools protocol, an answer's head and body in one write
     app           the HTTP endpoints of cjm_docker.wire
     auth          the bearer-token check (plain ASGI middleware)
     openapi       request/response schemas for /openapi.json
@@ -13,6 +14,7 @@ uvloop and httptools: it is baked into plugin images that have none of the host'
     conventions   the plugin attributes for progress and cancel (_progress, _cancel_requested)
     lifecycle     HostState and its allowed transitions
     plugin_thread the single thread plugin code runs on
+    doorbell      how a finished call wakes the event loop (a pipe, no lock held)
     streaming     NDJSON frames from the plugin thread to the event loop, in batches
     failures      every error answer: status + the wire's ErrorBody
     shutdown      SIGTERM / lease expiry: cleanup within a grace period, then a certain exit
