@@ -12,7 +12,7 @@ import json
 from pathlib import Path, PurePath
 from typing import Any
 
-from cjm_docker.codec.rules import PLAIN, Walk, refuse
+from cjm_docker.codec.rules import Walk, all_plain, refuse
 from cjm_docker.codec.text import decode, encode_text
 from cjm_docker.errors import EncodingError, JournalRowError
 
@@ -42,13 +42,7 @@ def _untag(obj: dict[str, Any]) -> Any:
 
 def _plain(args: tuple, kwargs: dict[str, Any]) -> bool:
     """Scalars only, and no key a tag could be made of: the text needs no walk."""
-    for value in args:
-        if type(value) not in PLAIN:
-            return False
-    for value in kwargs.values():
-        if type(value) not in PLAIN:
-            return False
-    return len(kwargs) != 1 or not next(iter(kwargs)).startswith("$")
+    return all_plain(args, kwargs) and (len(kwargs) != 1 or not next(iter(kwargs)).startswith("$"))
 
 
 def encode_call(args: tuple, kwargs: dict[str, Any]) -> tuple[str, str, bool]:

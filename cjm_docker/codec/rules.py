@@ -53,16 +53,22 @@ def article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
-def plain_call(args: tuple | list, kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    """The call body when every argument is a plain scalar (the hot path: nothing to walk,
-    convert or place), else None."""
+def all_plain(args: tuple | list, kwargs: dict[str, Any]) -> bool:
+    """Whether every argument is a plain scalar (nothing to walk, convert or place).
+
+    Plain loops, not ``all()``: this runs on every call, and a generator costs more."""
     for value in args:
         if type(value) not in PLAIN:
-            return None
-    for value in kwargs.values():
+            return False
+    for value in kwargs.values():  # noqa: SIM110 (hot path, see above)
         if type(value) not in PLAIN:
-            return None
-    return {"args": list(args), "kwargs": kwargs}
+            return False
+    return True
+
+
+def plain_call(args: tuple | list, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The call body when every argument is a plain scalar (the hot path), else None."""
+    return {"args": list(args), "kwargs": kwargs} if all_plain(args, kwargs) else None
 
 
 class Walk:

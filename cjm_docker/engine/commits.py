@@ -10,12 +10,11 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from docker.types import LogConfig, Mount
-
 from cjm_docker import labels as labels_ns
 from cjm_docker.engine.builds import BuildLog
 from cjm_docker.engine.containers import ContainerCalls
 from cjm_docker.engine.images import ImageCalls
+from cjm_docker.engine.sdk import LogConfig, Mount
 from cjm_docker.engine.translation import translated
 from cjm_docker.engine_types import BindMount, HelperLimits, split_reference
 from cjm_docker.errors import BuildError, ImageError

@@ -9,38 +9,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import docker
-import docker.tls
-
+from cjm_docker.engine.sdk import DockerClient, TLSConfig, from_env
 from cjm_docker.engine.translation import translated
 from cjm_docker.engine_endpoint import EngineEndpoint, resolve_endpoint
 from cjm_docker.errors import EngineUnavailableError
 
 
-def _client_for(endpoint: EngineEndpoint) -> docker.DockerClient:
+def _client_for(endpoint: EngineEndpoint) -> DockerClient:
     """A client for the endpoint (a context's TLS files used as the docker CLI uses them)."""
     if endpoint.from_environment:
-        return docker.from_env(timeout=120)
-    tls: docker.tls.TLSConfig | bool = False
+        return from_env(timeout=120)
+    tls: TLSConfig | bool = False
     if endpoint.tls_dir is not None:
         files = {name: endpoint.tls_dir / f"{name}.pem" for name in ("ca", "cert", "key")}
         present = {name: str(path) for name, path in files.items() if path.is_file()}
-        tls = docker.tls.TLSConfig(
+        tls = TLSConfig(
             client_cert=(present["cert"], present["key"]) if {"cert", "key"} <= set(present) else None,
             ca_cert=present.get("ca") if endpoint.tls_verify else None,
             verify=endpoint.tls_verify and "ca" in present)
-    return docker.DockerClient(base_url=endpoint.host, tls=tls, timeout=120)
+    return DockerClient(base_url=endpoint.host, tls=tls, timeout=120)
 
 
 class Connection:
     """A connection to one Docker engine (the base every group of engine calls builds on).
 
     Args:
-        client: an existing ``docker.DockerClient``; by default the engine the docker CLI
+        client: an existing ``DockerClient``; by default the engine the docker CLI
             would use (``DOCKER_HOST``, else the active docker context, else the local socket).
     """
 
-    def __init__(self, client: docker.DockerClient | None = None):
+    def __init__(self, client: DockerClient | None = None):
         if client is None:
             self.reached = resolve_endpoint()
             with translated(f"The Docker engine at {self.reached.describe()} does not answer",

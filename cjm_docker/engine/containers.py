@@ -8,10 +8,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from docker.types import DeviceRequest, LogConfig, Mount
-
 from cjm_docker.engine.connection import Connection
 from cjm_docker.engine.documents import state_from_inspect, state_from_listing
+from cjm_docker.engine.sdk import DeviceRequest, LogConfig, Mount
 from cjm_docker.engine.translation import translated
 from cjm_docker.engine_types import ContainerSpec, ContainerState
 from cjm_docker.errors import CjmDockerError, ImageError

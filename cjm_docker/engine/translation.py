@@ -10,15 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import docker.errors
-import requests.exceptions
-
+from cjm_docker.engine.sdk import docker_errors, requests_exceptions
 from cjm_docker.errors import CjmDockerError, EngineError, EngineUnavailableError
 
 
 def explain(exc: Exception) -> str:
     """The engine's own words for a refusal (its explanation, else the exception's text)."""
-    if isinstance(exc, docker.errors.APIError):
+    if isinstance(exc, docker_errors.APIError):
         return str(exc.explanation or exc)
     return str(exc)
 
@@ -26,8 +24,8 @@ def explain(exc: Exception) -> str:
 def _is_read_timeout(exc: Exception) -> bool:
     """A read that ran out of time. docker-py surfaces it as ``ReadTimeout`` or, on some
     paths, as a ``ConnectionError`` wrapping urllib3's ``ReadTimeoutError`` (docker-py#1966)."""
-    return isinstance(exc, requests.exceptions.ReadTimeout) or (
-        isinstance(exc, requests.exceptions.ConnectionError) and "Read timed out" in str(exc))
+    return isinstance(exc, requests_exceptions.ReadTimeout) or (
+        isinstance(exc, requests_exceptions.ConnectionError) and "Read timed out" in str(exc))
 
 
 class Outcome:
@@ -62,22 +60,22 @@ def translated(what: str, *, absent: tuple[int, ...] = (), waiting: bool = False
         yield outcome
     except CjmDockerError:
         raise
-    except docker.errors.ImageNotFound as exc:
+    except docker_errors.ImageNotFound as exc:
         if image_missing is not None:
             raise image_missing from exc
         if 404 in absent:
             outcome.status = 404
             return
         raise error(f"{what}: {explain(exc)}", hint=hint) from exc
-    except docker.errors.APIError as exc:
-        status = exc.status_code or (404 if isinstance(exc, docker.errors.NotFound) else None)
+    except docker_errors.APIError as exc:
+        status = exc.status_code or (404 if isinstance(exc, docker_errors.NotFound) else None)
         if status in absent:
             outcome.status = status
             return
         raise error(f"{what}: {explain(exc)}", hint=hint) from exc
-    except docker.errors.DockerException as exc:
+    except docker_errors.DockerException as exc:
         raise error(f"{what}: {explain(exc)}", hint=hint) from exc
-    except requests.exceptions.RequestException as exc:
+    except requests_exceptions.RequestException as exc:
         if _is_read_timeout(exc):
             if waiting:
                 return

@@ -125,6 +125,20 @@ def test_foreign_exceptions_are_caught_at_one_choke_point() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ExceptHandler) and node.type is not None:
                 names = ast.unparse(node.type)
-                if "docker." in names or "requests." in names:
+                # the SDK's modules, or their names as engine/sdk.py exports them
+                if any(m in names for m in ("docker.", "requests.", "docker_errors",
+                                            "requests_exceptions")):
                     catching.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert catching == [], "translate with cjm_docker.engine.translation.translated"
+
+
+def test_only_engine_sdk_imports_the_docker_sdk() -> None:
+    """The Docker boundary is one file: every other module takes the SDK from engine/sdk.py."""
+    importing = []
+    for path in modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split(".")[0] in ("docker", "requests") for n in names):
+                importing.append(str(path.relative_to(PACKAGE.parent)))
+    assert importing == ["cjm_docker/engine/sdk.py"] * len(importing) and importing
